@@ -1,0 +1,1 @@
+//! Tone generators (placeholder).
