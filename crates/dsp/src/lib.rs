@@ -14,10 +14,12 @@ pub mod digit;
 pub mod g711;
 pub mod inband;
 pub mod tone;
+#[cfg(test)]
+mod experiments;
 
 pub use digit::DtmfDigit;
 pub use g711::Codec;
-pub use inband::InbandDtmfDetector;
+pub use inband::{DtmfDetection, InbandDtmfDetector, detect_digits};
 
 /// The one sample rate of ivory's media path.
 pub const SAMPLE_RATE_HZ: u32 = 8000;

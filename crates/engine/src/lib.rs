@@ -1,1 +1,104 @@
-//! placeholder
+//! ivory's call engine: binds a SIP dialog, an RTP media session and a scenario run into a call leg.
+//!
+//! [`Engine::run`] takes the [`InboundCall`]s the `sip` crate produces and runs each on its own task
+//! (one owner per leg, STYLE.md 4). A leg:
+//!
+//! 1. routes the Request-URI user through `[[numbers]]` ([`routing`]): no match → 404;
+//! 2. takes an RTP port pair ([`ports`]): none free → 503;
+//! 3. answers the SDP offer (PCMU/PCMA + telephone-event): nothing acceptable → 488;
+//! 4. rings (180), optionally for `answer_after`, answers (200), and runs the scenario: its commands
+//!    (play, say, stop, hang up) are carried out by the media session and the [`prompts`] store, and the
+//!    media session's events (digits, prompt ends) go back into the scenario;
+//! 5. ends on BYE from either side, the scenario's end, an RTP timeout or the maximum call duration,
+//!    and appends one line to the [`call_log`].
+//!
+//! Concurrency is capped by a semaphore (`max_calls`; over it → 503). Out of scope for now: outbound
+//! calls, bridging, recording, HTTP prompts and the Call API (later issues).
+#![forbid(unsafe_code)]
+
+pub mod call_log;
+mod error;
+mod leg;
+mod leg_setup;
+pub mod ports;
+pub mod prompts;
+pub mod routing;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ivory_sip::InboundCall;
+use tokio::sync::{mpsc, Semaphore};
+use tracing::warn;
+
+pub use call_log::{CallLog, CallRecord};
+pub use error::EngineError;
+pub use ports::PortAllocator;
+pub use prompts::{EspeakTts, PromptStore};
+pub use routing::{NumberRoute, Router};
+
+/// Limits and timeouts of the engine.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The most calls at once; more get 503.
+    pub max_calls: usize,
+    /// Hang up when no RTP arrived for this long (not while the caller holds the call).
+    pub rtp_timeout: Duration,
+    /// Hang up any call that lasts this long.
+    pub max_call_duration: Duration,
+    /// The address RTP sockets bind to.
+    pub rtp_bind_ip: IpAddr,
+}
+
+/// The shared state every leg reads.
+#[derive(Debug)]
+pub struct Engine {
+    pub config: EngineConfig,
+    pub router: Router,
+    pub ports: PortAllocator,
+    pub prompts: Arc<PromptStore>,
+    pub call_log: CallLog,
+    calls: Arc<Semaphore>,
+}
+
+impl Engine {
+    pub fn new(config: EngineConfig, router: Router, ports: PortAllocator, prompts: Arc<PromptStore>, call_log: CallLog) -> Self {
+        let calls = Arc::new(Semaphore::new(config.max_calls));
+        Self {
+            config,
+            router,
+            ports,
+            prompts,
+            call_log,
+            calls,
+        }
+    }
+
+    /// Live calls now.
+    pub fn live_calls(&self) -> usize {
+        self.config.max_calls - self.calls.available_permits()
+    }
+
+    /// Runs every incoming call until the channel closes.
+    pub async fn run(self: Arc<Self>, mut incoming: mpsc::Receiver<InboundCall>) {
+        while let Some(call) = incoming.recv().await {
+            let Ok(permit) = self.calls.clone().try_acquire_owned() else {
+                warn!(call_id = %call.info().call_id, "at max_calls: 503");
+                call.reject(503).ok();
+                continue;
+            };
+            let engine = self.clone();
+            tokio::spawn(async move {
+                leg_setup::handle_inbound(engine, call).await;
+                drop(permit);
+            });
+        }
+    }
+
+    /// Waits until no call is live or `timeout` has passed; true when all calls ended.
+    pub async fn drain(&self, timeout: Duration) -> bool {
+        let wait = self.calls.acquire_many(self.config.max_calls as u32);
+        tokio::time::timeout(timeout, wait).await.is_ok()
+    }
+}

@@ -1,1 +1,60 @@
-fn main() {}
+//! `ivory`: the SIP/RTP media server with a built-in IVR runtime.
+//!
+//! Commands: `serve` (the server), `check` (validate config and scenario files), `dtmf` (the digits
+//! the in-band detector hears in a WAV file).
+#![forbid(unsafe_code)]
+
+mod check;
+mod config;
+mod http;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "ivory", version, about = "SIP/RTP media server with a built-in IVR runtime")]
+struct Cli {
+    #[command(subcommand)]
+    command: CommandLine,
+}
+
+#[derive(Debug, Subcommand)]
+enum CommandLine {
+    /// Run the server (embedded defaults when no --config is given).
+    Serve {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Validate configuration (.toml) and scenario (.json) files; lists every problem.
+    Check { files: Vec<PathBuf> },
+    /// Print the DTMF digits the in-band detector hears in an audio file (WAV or MP3).
+    Dtmf { file: PathBuf },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        CommandLine::Serve { config } => serve::main(config),
+        CommandLine::Check { files } => check::main(&files),
+        CommandLine::Dtmf { file } => dtmf(&file),
+    }
+}
+
+fn dtmf(file: &std::path::Path) -> ExitCode {
+    match ivory_dsp::decode::decode_file(file) {
+        Ok(samples) => {
+            let digits = ivory_dsp::detect_digits(&samples);
+            if !digits.is_empty() {
+                println!("{digits}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("ivory dtmf: {}: {error}", file.display());
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,8 +1,35 @@
-//! ivory's SIP user agent (placeholder while the crate is written).
+//! ivory's SIP user agent, over rsipstack.
 //!
-//! Modules: `screen` (datagram pre-checks rsipstack lacks), `sdp` (offer/answer),
-//! `endpoint` (rsipstack glue).
+//! The rest of ivory sees only this crate's API: it binds the listeners ([`SipEndpoint::bind`]),
+//! hands each new INVITE to the engine as an [`InboundCall`], and turns what happens in the call's
+//! dialog into [`CallEvent`]s. rsipstack does transports, transactions, timers and dialogs; this crate
+//! adds what rsipstack lacks (see `../shared/DEPENDENCIES.md`):
+//!
+//! - [`screen`]: every UDP datagram is screened *before* rsipstack parses it
+//!   ([`screening_socket`]): malformed requests get `400`, unknown methods `501`, a message without
+//!   Content-Length keeps its body, trailing octets are cut, malformed responses are dropped. rsipstack
+//!   would silently drop or mis-parse these.
+//! - [`sdp`]: offer/answer for G.711 (PCMU, PCMA) and `telephone-event`.
+//! - [`dtmf_info`]: digits carried in SIP INFO (`application/dtmf-relay`, `application/dtmf`).
+//! - out-of-dialog policy: OPTIONS → 200, BYE/INFO for unknown dialogs → 481, other methods → 405.
+//!
+//! Run loop: `SipEndpoint::bind` spawns the rsipstack endpoint and one dispatcher task; the caller
+//! receives `InboundCall`s from the returned channel and owns each call from then on (one task per
+//! call, which calls [`InboundCall::next_event`] in its loop). Decisions that need no socket (screening,
+//! SDP, INFO parsing) are plain functions tested without sockets.
+//!
+//! Out of scope here (later issues): outbound calls and trunks, REGISTER/registrar, TLS, RFC 4028
+//! session timers. TCP messages are not screened (rsipstack frames them itself).
 #![forbid(unsafe_code)]
 
+pub mod call;
+pub mod dtmf_info;
+pub mod endpoint;
+pub mod error;
 pub mod screen;
+pub mod screening_socket;
 pub mod sdp;
+
+pub use call::{CallEvent, CallInfo, InboundCall, OfferResponder};
+pub use endpoint::{Listener, SipConfig, SipEndpoint, TransportKind};
+pub use error::SipError;

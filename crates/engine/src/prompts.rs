@@ -1,0 +1,217 @@
+//! Prompts: audio files under the sounds directory and text-to-speech, decoded once to 8 kHz and
+//! shared between calls.
+//!
+//! File prompts are named by a path relative to the sounds directory (`demo-menu.wav`,
+//! `en/welcome.mp3`); absolute paths and `..` are refused so that a `${...}` built from caller input
+//! cannot read other files. `http(s)://` URLs are not fetched yet: they fail with a clear reason (the
+//! scenario goes on and the call log says why). Decoding runs on the blocking pool.
+//!
+//! Speech is synthesised by the `espeak-ng` program (never linked: it is GPL), cached on disk by
+//! (engine, voice, rate, text) and in memory, so a prompt is synthesised once.
+
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use ivory_rtp::Prompt;
+
+use crate::EngineError;
+
+/// The shared prompt store.
+#[derive(Debug)]
+pub struct PromptStore {
+    sounds_dir: PathBuf,
+    tts: Option<EspeakTts>,
+    cache: Mutex<HashMap<String, Prompt>>,
+}
+
+impl PromptStore {
+    pub fn new(sounds_dir: PathBuf, tts: Option<EspeakTts>) -> Self {
+        Self {
+            sounds_dir,
+            tts,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The decoded prompt for a `playFromUrl` source.
+    pub async fn file(&self, source: &str) -> Result<Prompt, EngineError> {
+        let fail = |reason: String| EngineError::Prompt {
+            source_name: source.to_string(),
+            reason,
+        };
+        if source.starts_with("http://") || source.starts_with("https://") {
+            return Err(fail("fetching prompts over HTTP is not supported yet".into()));
+        }
+        let relative = source.strip_prefix("file:").unwrap_or(source);
+        let path = self.resolve(relative).ok_or_else(|| {
+            fail("a prompt must be a relative path inside the sounds directory".into())
+        })?;
+        let key = format!("file:{}", path.display());
+        if let Some(prompt) = self.cached(&key) {
+            return Ok(prompt);
+        }
+        let samples = tokio::task::spawn_blocking(move || ivory_dsp::decode::decode_file(&path))
+            .await
+            .map_err(|e| fail(e.to_string()))?
+            .map_err(|e| fail(e.to_string()))?;
+        let prompt = Prompt::from_samples(samples.into());
+        self.remember(key, prompt.clone());
+        Ok(prompt)
+    }
+
+    /// The synthesised prompt for a `say` text.
+    pub async fn say(&self, text: &str, language: Option<&str>, speech_rate: f32) -> Result<Prompt, EngineError> {
+        let tts = self
+            .tts
+            .as_ref()
+            .ok_or_else(|| EngineError::Tts("no text-to-speech provider is configured".into()))?;
+        let voice = espeak_voice(language);
+        let words_per_minute = (175.0 * speech_rate.clamp(0.5, 2.0)).round() as u32;
+        let key = format!("espeak-ng\u{0}{voice}\u{0}{words_per_minute}\u{0}{text}");
+        if let Some(prompt) = self.cached(&key) {
+            return Ok(prompt);
+        }
+        let wav = tts.synthesise(text, &voice, words_per_minute, &key).await?;
+        let samples = tokio::task::spawn_blocking(move || ivory_dsp::decode::decode_audio(&wav, Some("wav")))
+            .await
+            .map_err(|e| EngineError::Tts(e.to_string()))?
+            .map_err(|e| EngineError::Tts(e.to_string()))?;
+        let prompt = Prompt::from_samples(samples.into());
+        self.remember(key, prompt.clone());
+        Ok(prompt)
+    }
+
+    fn resolve(&self, relative: &str) -> Option<PathBuf> {
+        let path = Path::new(relative);
+        let safe = path
+            .components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+        (safe && !relative.is_empty()).then(|| self.sounds_dir.join(path))
+    }
+
+    fn cached(&self, key: &str) -> Option<Prompt> {
+        self.cache.lock().ok()?.get(key).cloned()
+    }
+
+    fn remember(&self, key: String, prompt: Prompt) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(key, prompt);
+        }
+    }
+}
+
+/// The espeak-ng voice for an Infobip-style language code (`en`, `en-US`, `de-DE`, `sv-SE`, ...).
+pub fn espeak_voice(language: Option<&str>) -> String {
+    let code = language.unwrap_or("en-US").to_ascii_lowercase().replace('_', "-");
+    match code.as_str() {
+        "en" | "en-us" => "en-us".into(),
+        "en-gb" | "en-uk" => "en-gb".into(),
+        "pt-br" => "pt-br".into(),
+        "es-419" | "es-mx" => "es-419".into(),
+        other => other.split('-').next().unwrap_or("en").to_string(),
+    }
+}
+
+/// The espeak-ng program as a text-to-speech engine.
+#[derive(Debug, Clone)]
+pub struct EspeakTts {
+    program: PathBuf,
+    cache_dir: PathBuf,
+}
+
+impl EspeakTts {
+    /// Checks that the program runs; a clear error otherwise.
+    pub async fn locate(program: PathBuf, cache_dir: PathBuf) -> Result<Self, EngineError> {
+        let status = tokio::process::Command::new(&program)
+            .arg("--version")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .await;
+        match status {
+            Ok(status) if status.success() => Ok(Self { program, cache_dir }),
+            Ok(status) => Err(EngineError::Tts(format!(
+                "{} --version exited with {status}",
+                program.display()
+            ))),
+            Err(error) => Err(EngineError::Tts(format!(
+                "cannot run {} ({error}); install the espeak-ng package",
+                program.display()
+            ))),
+        }
+    }
+
+    async fn synthesise(&self, text: &str, voice: &str, words_per_minute: u32, key: &str) -> Result<Vec<u8>, EngineError> {
+        let cached = self.cache_dir.join(format!("{:016x}.wav", fnv1a(key.as_bytes())));
+        if let Ok(bytes) = tokio::fs::read(&cached).await {
+            return Ok(bytes);
+        }
+        let mut child = tokio::process::Command::new(&self.program)
+            .args(["-v", voice, "-s", &words_per_minute.to_string(), "--stdout"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| EngineError::Tts(format!("cannot start {}: {e}", self.program.display())))?;
+        // The text goes through standard input so that a text starting with '-' is never an option.
+        if let Some(mut stdin) = child.stdin.take() {
+            use tokio::io::AsyncWriteExt;
+            stdin
+                .write_all(text.as_bytes())
+                .await
+                .map_err(|e| EngineError::Tts(e.to_string()))?;
+        }
+        let output = child
+            .wait_with_output()
+            .await
+            .map_err(|e| EngineError::Tts(e.to_string()))?;
+        if !output.status.success() || output.stdout.is_empty() {
+            return Err(EngineError::Tts(format!(
+                "espeak-ng failed ({}): {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            )));
+        }
+        if tokio::fs::create_dir_all(&self.cache_dir).await.is_ok() {
+            // A cache write failure costs a later re-synthesis, nothing more.
+            let partial = cached.with_extension("partial");
+            if tokio::fs::write(&partial, &output.stdout).await.is_ok() {
+                tokio::fs::rename(&partial, &cached).await.ok();
+            }
+        }
+        Ok(output.stdout)
+    }
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn voices_for_language_codes() {
+        assert_eq!(espeak_voice(None), "en-us");
+        assert_eq!(espeak_voice(Some("en-US")), "en-us");
+        assert_eq!(espeak_voice(Some("en-GB")), "en-gb");
+        assert_eq!(espeak_voice(Some("de-DE")), "de");
+        assert_eq!(espeak_voice(Some("sv_SE")), "sv");
+    }
+
+    #[tokio::test]
+    async fn paths_outside_the_sounds_directory_are_refused() {
+        let store = PromptStore::new(PathBuf::from("/nonexistent-sounds"), None);
+        for bad in ["../etc/passwd", "/etc/passwd", "a/../../b.wav", ""] {
+            let error = store.file(bad).await.expect_err("must be refused");
+            assert!(error.to_string().contains("relative path"), "{bad}: {error}");
+        }
+        let error = store.file("https://example.com/a.wav").await.expect_err("not yet");
+        assert!(error.to_string().contains("HTTP"));
+    }
+}

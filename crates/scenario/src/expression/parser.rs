@@ -1,0 +1,288 @@
+//! Recursive-descent parser from tokens to [`Expression`], loosest operator first.
+
+use super::lexer::{Token, TokenKind};
+use super::{BinaryOperator, Expression, ExpressionError, ExpressionErrorKind, UnaryOperator};
+
+/// Nesting deeper than this is refused, so that hostile input cannot exhaust the stack.
+const MAXIMUM_DEPTH: usize = 64;
+/// Longer expressions are refused: a chain of binary operators builds a tree as deep as it
+/// is long, and evaluating (and dropping) that tree recurses.
+const MAXIMUM_TOKENS: usize = 512;
+
+/// Parses all of `tokens`; `end_column` is where "end of expression" is reported.
+pub(super) fn parse(tokens: &[Token], end_column: usize) -> Result<Expression, ExpressionError> {
+    if tokens.is_empty() {
+        return Err(ExpressionError {
+            column: end_column,
+            kind: ExpressionErrorKind::Empty,
+        });
+    }
+    if let Some(token) = tokens.get(MAXIMUM_TOKENS) {
+        return Err(ExpressionError {
+            column: token.column,
+            kind: ExpressionErrorKind::TooLong {
+                limit: MAXIMUM_TOKENS,
+            },
+        });
+    }
+    let mut parser = Parser {
+        tokens,
+        position: 0,
+        end_column,
+        depth: 0,
+    };
+    let expression = parser.conditional()?;
+    if let Some(token) = parser.peek() {
+        return Err(ExpressionError {
+            column: token.column,
+            kind: ExpressionErrorKind::TrailingInput {
+                found: token.kind.describe(),
+            },
+        });
+    }
+    Ok(expression)
+}
+
+struct Parser<'a> {
+    tokens: &'a [Token],
+    position: usize,
+    end_column: usize,
+    depth: usize,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<&Token> {
+        self.tokens.get(self.position)
+    }
+
+    fn peek_kind(&self) -> Option<&TokenKind> {
+        self.peek().map(|token| &token.kind)
+    }
+
+    fn column(&self) -> usize {
+        self.peek().map_or(self.end_column, |token| token.column)
+    }
+
+    fn found(&self) -> String {
+        self.peek_kind()
+            .map_or_else(|| "end of expression".to_owned(), TokenKind::describe)
+    }
+
+    fn expect(&mut self, kind: TokenKind, expected: &'static str) -> Result<(), ExpressionError> {
+        if self.peek_kind() == Some(&kind) {
+            self.position += 1;
+            return Ok(());
+        }
+        Err(ExpressionError {
+            column: self.column(),
+            kind: ExpressionErrorKind::ExpectedToken {
+                expected,
+                found: self.found(),
+            },
+        })
+    }
+
+    fn enter(&mut self) -> Result<(), ExpressionError> {
+        self.depth += 1;
+        if self.depth > MAXIMUM_DEPTH {
+            return Err(ExpressionError {
+                column: self.column(),
+                kind: ExpressionErrorKind::TooDeep {
+                    limit: MAXIMUM_DEPTH,
+                },
+            });
+        }
+        Ok(())
+    }
+
+    fn conditional(&mut self) -> Result<Expression, ExpressionError> {
+        self.enter()?;
+        let condition = self.binary(0)?;
+        let expression = if self.peek_kind() == Some(&TokenKind::Question) {
+            self.position += 1;
+            let when_true = self.conditional()?;
+            self.expect(TokenKind::Colon, "`:`")?;
+            let when_false = self.conditional()?;
+            Expression::Conditional {
+                condition: Box::new(condition),
+                when_true: Box::new(when_true),
+                when_false: Box::new(when_false),
+            }
+        } else {
+            condition
+        };
+        self.depth -= 1;
+        Ok(expression)
+    }
+
+    /// Binary operators by precedence level, loosest (0) first; all left-associative.
+    fn binary(&mut self, level: usize) -> Result<Expression, ExpressionError> {
+        const LEVELS: usize = 6;
+        if level == LEVELS {
+            return self.unary();
+        }
+        let mut left = self.binary(level + 1)?;
+        while let Some(operator) = self.peek_kind().and_then(|kind| operator_at(level, kind)) {
+            self.position += 1;
+            let right = self.binary(level + 1)?;
+            left = Expression::Binary {
+                operator,
+                left: Box::new(left),
+                right: Box::new(right),
+            };
+        }
+        Ok(left)
+    }
+
+    fn unary(&mut self) -> Result<Expression, ExpressionError> {
+        let operator = match self.peek_kind() {
+            Some(TokenKind::Minus) => UnaryOperator::Negate,
+            Some(TokenKind::Not) => UnaryOperator::Not,
+            Some(TokenKind::Empty) => UnaryOperator::Empty,
+            _ => return self.primary(),
+        };
+        self.position += 1;
+        self.enter()?;
+        let operand = self.unary()?;
+        self.depth -= 1;
+        Ok(Expression::Unary {
+            operator,
+            operand: Box::new(operand),
+        })
+    }
+
+    fn primary(&mut self) -> Result<Expression, ExpressionError> {
+        let Some(token) = self.peek() else {
+            return Err(self.expected_operand());
+        };
+        let expression = match &token.kind {
+            TokenKind::String(text) | TokenKind::Number(text) => Expression::Literal(text.clone()),
+            TokenKind::True => Expression::Literal("true".to_owned()),
+            TokenKind::False => Expression::Literal("false".to_owned()),
+            TokenKind::Null => Expression::Literal(String::new()),
+            TokenKind::Identifier(name) => Expression::Variable(name.clone()),
+            TokenKind::LeftParen => {
+                self.position += 1;
+                let inner = self.conditional()?;
+                self.expect(TokenKind::RightParen, "`)`")?;
+                return Ok(inner);
+            }
+            _ => return Err(self.expected_operand()),
+        };
+        self.position += 1;
+        Ok(expression)
+    }
+
+    fn expected_operand(&self) -> ExpressionError {
+        ExpressionError {
+            column: self.column(),
+            kind: ExpressionErrorKind::ExpectedOperand {
+                found: self.found(),
+            },
+        }
+    }
+}
+
+fn operator_at(level: usize, kind: &TokenKind) -> Option<BinaryOperator> {
+    use BinaryOperator as Op;
+    let operator = match (level, kind) {
+        (0, TokenKind::Or) => Op::Or,
+        (1, TokenKind::And) => Op::And,
+        (2, TokenKind::Equal) => Op::Equal,
+        (2, TokenKind::NotEqual) => Op::NotEqual,
+        (3, TokenKind::Less) => Op::Less,
+        (3, TokenKind::Greater) => Op::Greater,
+        (3, TokenKind::LessOrEqual) => Op::LessOrEqual,
+        (3, TokenKind::GreaterOrEqual) => Op::GreaterOrEqual,
+        (4, TokenKind::Plus) => Op::Add,
+        (4, TokenKind::Minus) => Op::Subtract,
+        (5, TokenKind::Star) => Op::Multiply,
+        (5, TokenKind::Slash) => Op::Divide,
+        (5, TokenKind::Percent) => Op::Remainder,
+        _ => return None,
+    };
+    Some(operator)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{BinaryOperator, Expression, ExpressionErrorKind};
+
+    fn variable(name: &str) -> Box<Expression> {
+        Box::new(Expression::Variable(name.to_owned()))
+    }
+
+    fn literal(text: &str) -> Box<Expression> {
+        Box::new(Expression::Literal(text.to_owned()))
+    }
+
+    #[test]
+    fn precedence_and_associativity() {
+        let parsed = Expression::parse("a || b && c == 1 + 2 * 3", 0).expect("valid");
+        let expected = Expression::Binary {
+            operator: BinaryOperator::Or,
+            left: variable("a"),
+            right: Box::new(Expression::Binary {
+                operator: BinaryOperator::And,
+                left: variable("b"),
+                right: Box::new(Expression::Binary {
+                    operator: BinaryOperator::Equal,
+                    left: variable("c"),
+                    right: Box::new(Expression::Binary {
+                        operator: BinaryOperator::Add,
+                        left: literal("1"),
+                        right: Box::new(Expression::Binary {
+                            operator: BinaryOperator::Multiply,
+                            left: literal("2"),
+                            right: literal("3"),
+                        }),
+                    }),
+                }),
+            }),
+        };
+        assert_eq!(parsed, expected);
+        let parsed = Expression::parse("8 - 2 - 1", 0).expect("valid");
+        let Expression::Binary { left, .. } = parsed else {
+            panic!("binary expected");
+        };
+        assert!(matches!(
+            *left,
+            Expression::Binary {
+                operator: BinaryOperator::Subtract,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn syntax_errors_point_at_the_problem() {
+        let cases: [(&str, usize, &str); 8] = [
+            ("a ==", 5, "expected a value, found end of expression"),
+            ("(a == 1", 8, "expected `)`, found end of expression"),
+            ("a b", 3, "unexpected name `b` after the end of the expression"),
+            ("a ? 1", 6, "expected `:`, found end of expression"),
+            ("== 1", 1, "expected a value, found `==`"),
+            ("1 + * 2", 5, "expected a value, found `*`"),
+            ("a )", 3, "unexpected `)` after the end of the expression"),
+            ("", 1, "empty expression"),
+        ];
+        for (text, column, message) in cases {
+            let error = Expression::parse(text, 0).expect_err(text);
+            assert_eq!((error.column, error.kind.to_string()), (column, message.to_owned()), "{text}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_overflowed() {
+        let text = "(".repeat(10_000) + "1" + &")".repeat(10_000);
+        let error = Expression::parse(&text, 0).expect_err("too deep");
+        assert!(matches!(error.kind, ExpressionErrorKind::TooDeep { .. }));
+        let text = "-".repeat(10_000) + "1";
+        assert!(Expression::parse(&text, 0).is_err());
+        let text = "a ? ".repeat(10_000) + "1";
+        assert!(Expression::parse(&text, 0).is_err());
+        let text = "1".to_owned() + &" + 1".repeat(10_000);
+        let error = Expression::parse(&text, 0).expect_err("too long");
+        assert!(matches!(error.kind, ExpressionErrorKind::TooLong { .. }));
+    }
+}

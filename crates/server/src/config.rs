@@ -1,0 +1,373 @@
+//! The TOML configuration (`config/ivory.toml`), parsed once into validated types.
+//!
+//! Unknown keys are errors; every error names the key and the line (the `toml` crate's messages carry
+//! both). Relative paths are relative to the working directory. The defaults compiled into the binary
+//! are `config/ivory.toml` itself, so `ivory serve` without `--config` runs the demo.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The configuration ivory starts with when no `--config` is given.
+pub const EMBEDDED_DEFAULTS: &str = include_str!("../../../config/ivory.toml");
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub sip: SipSection,
+    #[serde(default)]
+    pub rtp: RtpSection,
+    #[serde(default)]
+    pub http: HttpSection,
+    #[serde(default)]
+    pub storage: StorageSection,
+    #[serde(default)]
+    pub calls: CallsSection,
+    #[serde(default)]
+    pub media: MediaSection,
+    #[serde(default)]
+    pub tts: TtsSection,
+    #[serde(default)]
+    pub log: LogSection,
+    #[serde(default)]
+    pub numbers: Vec<NumberEntry>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SipSection {
+    /// `udp:IP:PORT` / `tcp:IP:PORT`.
+    #[serde(default = "default_listen")]
+    pub listen: Vec<String>,
+    pub public_address: Option<IpAddr>,
+    #[serde(default = "default_user_agent")]
+    pub user_agent: String,
+    /// Test mode: never send SIP to a non-loopback address.
+    #[serde(default)]
+    pub loopback_only: bool,
+}
+
+impl Default for SipSection {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            public_address: None,
+            user_agent: default_user_agent(),
+            loopback_only: false,
+        }
+    }
+}
+
+fn default_listen() -> Vec<String> {
+    vec!["udp:0.0.0.0:5060".into(), "tcp:0.0.0.0:5060".into()]
+}
+
+fn default_user_agent() -> String {
+    format!("ivory/{}", env!("CARGO_PKG_VERSION"))
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RtpSection {
+    #[serde(default = "default_port_range")]
+    pub port_range: String,
+    /// The address RTP sockets bind to.
+    #[serde(default = "default_rtp_bind")]
+    pub bind_address: IpAddr,
+    /// Hang up after this many seconds without RTP from the caller.
+    #[serde(default = "default_rtp_timeout")]
+    pub timeout_seconds: u64,
+}
+
+impl Default for RtpSection {
+    fn default() -> Self {
+        Self {
+            port_range: default_port_range(),
+            bind_address: default_rtp_bind(),
+            timeout_seconds: default_rtp_timeout(),
+        }
+    }
+}
+
+fn default_port_range() -> String {
+    "20000-29999".into()
+}
+fn default_rtp_bind() -> IpAddr {
+    IpAddr::from([0, 0, 0, 0])
+}
+fn default_rtp_timeout() -> u64 {
+    60
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSection {
+    #[serde(default = "default_http_listen")]
+    pub listen: SocketAddr,
+    #[serde(default)]
+    pub api_keys: Vec<String>,
+}
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        Self {
+            listen: default_http_listen(),
+            api_keys: Vec::new(),
+        }
+    }
+}
+
+fn default_http_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSection {
+    #[serde(default = "default_storage_url")]
+    pub url: String,
+}
+
+impl Default for StorageSection {
+    fn default() -> Self {
+        Self {
+            url: default_storage_url(),
+        }
+    }
+}
+
+fn default_storage_url() -> String {
+    "sqlite://data/ivory.db".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallsSection {
+    #[serde(default = "default_call_log")]
+    pub log: PathBuf,
+    #[serde(default = "default_max_calls")]
+    pub max_calls: usize,
+    #[serde(default = "default_max_duration")]
+    pub max_duration_seconds: u64,
+}
+
+impl Default for CallsSection {
+    fn default() -> Self {
+        Self {
+            log: default_call_log(),
+            max_calls: default_max_calls(),
+            max_duration_seconds: default_max_duration(),
+        }
+    }
+}
+
+fn default_call_log() -> PathBuf {
+    PathBuf::from("data/calls.jsonl")
+}
+fn default_max_calls() -> usize {
+    2000
+}
+fn default_max_duration() -> u64 {
+    4 * 3600
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaSection {
+    #[serde(default = "default_sounds_dir")]
+    pub sounds_dir: PathBuf,
+}
+
+impl Default for MediaSection {
+    fn default() -> Self {
+        Self {
+            sounds_dir: default_sounds_dir(),
+        }
+    }
+}
+
+fn default_sounds_dir() -> PathBuf {
+    PathBuf::from("sounds")
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TtsSection {
+    /// Only `espeak-ng` for now.
+    #[serde(default = "default_tts_provider")]
+    pub provider: String,
+    #[serde(default = "default_espeak_program")]
+    pub program: PathBuf,
+    #[serde(default = "default_tts_cache")]
+    pub cache_dir: PathBuf,
+}
+
+impl Default for TtsSection {
+    fn default() -> Self {
+        Self {
+            provider: default_tts_provider(),
+            program: default_espeak_program(),
+            cache_dir: default_tts_cache(),
+        }
+    }
+}
+
+fn default_tts_provider() -> String {
+    "espeak-ng".into()
+}
+fn default_espeak_program() -> PathBuf {
+    PathBuf::from("espeak-ng")
+}
+fn default_tts_cache() -> PathBuf {
+    PathBuf::from("data/tts-cache")
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    /// A tracing filter, e.g. `info` or `ivory_engine=debug`; `RUST_LOG` wins when set.
+    pub level: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NumberEntry {
+    /// Exact number, a prefix ending in `*`, or `*`.
+    pub number: String,
+    /// A scenario JSON file.
+    pub scenario: PathBuf,
+    /// Ring this long before answering.
+    #[serde(default)]
+    pub answer_after_ms: u64,
+}
+
+/// A configuration problem, with where it is.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{origin}: {message}")]
+    Syntax { origin: String, message: String },
+    #[error("{origin}: {key}: {message}")]
+    Value {
+        origin: String,
+        key: String,
+        message: String,
+    },
+}
+
+/// Parses a configuration text; `origin` names it in errors (a path or "embedded defaults").
+pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+    let config: Config = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+        origin: origin.to_string(),
+        message: e.to_string(),
+    })?;
+    let value_error = |key: &str, message: String| ConfigError::Value {
+        origin: origin.to_string(),
+        key: key.to_string(),
+        message,
+    };
+    for (index, listen) in config.sip.listen.iter().enumerate() {
+        parse_listen(listen).map_err(|m| value_error(&format!("sip.listen[{index}]"), m))?;
+    }
+    parse_port_range(&config.rtp.port_range).map_err(|m| value_error("rtp.port_range", m))?;
+    if config.tts.provider != "espeak-ng" {
+        return Err(value_error(
+            "tts.provider",
+            format!("unknown provider {:?} (available: \"espeak-ng\")", config.tts.provider),
+        ));
+    }
+    if config.calls.max_calls == 0 {
+        return Err(value_error("calls.max_calls", "must be at least 1".into()));
+    }
+    for (index, number) in config.numbers.iter().enumerate() {
+        if number.number.is_empty() {
+            return Err(value_error(&format!("numbers[{index}].number"), "must not be empty".into()));
+        }
+    }
+    Ok(config)
+}
+
+/// Reads and parses a configuration file.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text, &path.display().to_string())
+}
+
+/// `udp:IP:PORT` or `tcp:IP:PORT` (IPv6 as `[::1]:5060`).
+pub fn parse_listen(text: &str) -> Result<ivory_sip::Listener, String> {
+    let (transport, address) = text
+        .split_once(':')
+        .ok_or_else(|| format!("{text:?} is not transport:address:port"))?;
+    let transport = match transport.to_ascii_lowercase().as_str() {
+        "udp" => ivory_sip::TransportKind::Udp,
+        "tcp" => ivory_sip::TransportKind::Tcp,
+        other => return Err(format!("unknown transport {other:?} (udp or tcp)")),
+    };
+    let address: SocketAddr = address
+        .parse()
+        .map_err(|_| format!("{address:?} is not an IP:port address"))?;
+    Ok(ivory_sip::Listener { transport, address })
+}
+
+/// `FIRST-LAST`, inclusive, with room for at least one even/odd pair.
+pub fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
+    let (first, last) = text
+        .split_once('-')
+        .ok_or_else(|| format!("{text:?} is not FIRST-LAST"))?;
+    let first: u16 = first.trim().parse().map_err(|_| format!("{first:?} is not a port"))?;
+    let last: u16 = last.trim().parse().map_err(|_| format!("{last:?} is not a port"))?;
+    if first < 1024 || last <= first {
+        return Err(format!("{text:?}: need 1024 <= FIRST < LAST"));
+    }
+    Ok((first, last))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_defaults_parse() {
+        let config = parse(EMBEDDED_DEFAULTS, "embedded").expect("defaults are valid");
+        assert_eq!(config.rtp.port_range, "20000-29999");
+        assert!(config.numbers.iter().any(|n| n.number == "1000"));
+    }
+
+    #[test]
+    fn unknown_keys_name_the_key_and_line() {
+        let error = parse("[sip]\nlisten = []\nlisten_typo = 1\n", "t.toml").expect_err("unknown key");
+        let text = error.to_string();
+        assert!(text.contains("listen_typo"), "{text}");
+        assert!(text.contains("line 3"), "{text}");
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let error = parse("[rtp]\nport_range = \"3000\"\n", "t.toml").expect_err("bad range");
+        assert!(error.to_string().contains("rtp.port_range"), "{error}");
+        let error = parse("[sip]\nlisten = [\"sctp:1.2.3.4:5\"]\n", "t.toml").expect_err("bad transport");
+        assert!(error.to_string().contains("sip.listen[0]"), "{error}");
+        let error = parse("[[numbers]]\nnumber = \"1\"\n", "t.toml").expect_err("missing scenario");
+        assert!(error.to_string().contains("scenario"), "{error}");
+    }
+
+    #[test]
+    fn listen_and_ranges() {
+        let listener = parse_listen("tcp:[::1]:5070").expect("v6");
+        assert_eq!(listener.address.port(), 5070);
+        assert!(parse_listen("udp:nohost").is_err());
+        assert_eq!(parse_port_range("20000-29999"), Ok((20000, 29999)));
+        assert!(parse_port_range("29999-20000").is_err());
+    }
+}

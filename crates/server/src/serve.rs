@@ -1,0 +1,220 @@
+//! `ivory serve`: loads the configuration, compiles every scenario, binds SIP, RTP and HTTP, prints
+//! where it listens, then runs until SIGINT/SIGTERM, when it stops taking calls and lets live calls
+//! finish (up to 30 s).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use ivory_engine::{CallLog, Engine, EngineConfig, EspeakTts, NumberRoute, PortAllocator, PromptStore, Router};
+use tracing::{error, info, warn};
+
+use crate::config::{self, Config};
+
+pub fn main(config_path: Option<PathBuf>) -> ExitCode {
+    let config = match &config_path {
+        Some(path) => config::load(path),
+        None => config::parse(config::EMBEDDED_DEFAULTS, "embedded defaults (config/ivory.toml)"),
+    };
+    let config = match config {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("ivory: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    init_tracing(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("ivory: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("ivory: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(config: &Config) {
+    // rsipstack logs every datagram at info; keep it at warn unless asked.
+    let default = config.log.level.clone().unwrap_or_else(|| "info,rsipstack=warn".into());
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn serve(config: Config) -> Result<()> {
+    let routes = load_routes(&config)?;
+    let uses_say = routes.iter().any(|(_, uses_say)| *uses_say);
+    let router = Router::new(routes.into_iter().map(|(route, _)| route).collect());
+
+    let tts = match EspeakTts::locate(config.tts.program.clone(), config.tts.cache_dir.clone()).await {
+        Ok(tts) => Some(tts),
+        Err(error) if uses_say => {
+            anyhow::bail!("a scenario uses `say`, but text-to-speech is unavailable: {error}")
+        }
+        Err(error) => {
+            warn!(%error, "text-to-speech unavailable (no scenario uses `say`)");
+            None
+        }
+    };
+    if !config.media.sounds_dir.is_dir() {
+        warn!(dir = %config.media.sounds_dir.display(), "sounds directory not found; file prompts will fail");
+    }
+    let prompts = Arc::new(PromptStore::new(config.media.sounds_dir.clone(), tts));
+    let (first_port, last_port) = config::parse_port_range(&config.rtp.port_range)
+        .map_err(|m| anyhow::anyhow!("rtp.port_range: {m}"))?;
+    let ports = PortAllocator::new(config.rtp.bind_address, first_port, last_port)?;
+    let call_log = CallLog::open(&config.calls.log).await?;
+    if let Some(dir) = storage_dir(&config.storage.url) {
+        std::fs::create_dir_all(&dir).with_context(|| format!("storage directory {}", dir.display()))?;
+    }
+
+    let engine = Arc::new(Engine::new(
+        EngineConfig {
+            max_calls: config.calls.max_calls,
+            rtp_timeout: Duration::from_secs(config.rtp.timeout_seconds),
+            max_call_duration: Duration::from_secs(config.calls.max_duration_seconds),
+            rtp_bind_ip: config.rtp.bind_address,
+        },
+        router,
+        ports,
+        prompts,
+        call_log,
+    ));
+
+    let listeners = config
+        .sip
+        .listen
+        .iter()
+        .map(|l| config::parse_listen(l).map_err(|m| anyhow::anyhow!("sip.listen: {m}")))
+        .collect::<Result<Vec<_>>>()?;
+    let (sip, incoming) = ivory_sip::SipEndpoint::bind(ivory_sip::SipConfig {
+        listeners,
+        public_address: config.sip.public_address,
+        user_agent: config.sip.user_agent.clone(),
+        loopback_only: config.sip.loopback_only,
+        pending_calls: 256,
+    })
+    .await?;
+    let (http_address, http_server) = crate::http::bind(config.http.listen, engine.clone())
+        .await
+        .with_context(|| format!("cannot listen for HTTP on {}", config.http.listen))?;
+
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "ivory {}", env!("CARGO_PKG_VERSION"))?;
+    for listener in sip.listeners() {
+        writeln!(stdout, "sip {} {}", listener.transport.as_str(), listener.address)?;
+    }
+    writeln!(stdout, "rtp {first_port}-{last_port}")?;
+    writeln!(stdout, "http {http_address}")?;
+    writeln!(stdout, "call-log {}", engine.call_log.path().display())?;
+    writeln!(stdout, "ready")?;
+    stdout.flush()?;
+    drop(stdout);
+
+    let engine_task = tokio::spawn(engine.clone().run(incoming));
+    let http_task = tokio::spawn(http_server);
+    shutdown_signal().await;
+    info!(live_calls = engine.live_calls(), "shutting down: no new calls; waiting for live calls");
+    // Dropping the engine's receiver makes the dispatcher answer new INVITEs with 503 while the
+    // live calls (each on its own task) run to their end.
+    engine_task.abort();
+    if !engine.drain(Duration::from_secs(30)).await {
+        warn!(live_calls = engine.live_calls(), "calls still live after 30 s; stopping anyway");
+    }
+    sip.shutdown();
+    http_task.abort();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(error) => {
+                error!(%error, "cannot listen for SIGTERM");
+                interrupt.await.ok();
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    interrupt.await.ok();
+}
+
+/// Compiles every `[[numbers]]` scenario; all problems of all files are reported at once.
+fn load_routes(config: &Config) -> Result<Vec<(NumberRoute, bool)>> {
+    let mut routes = Vec::new();
+    let mut problems = Vec::new();
+    for (index, entry) in config.numbers.iter().enumerate() {
+        let path = &entry.scenario;
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(error) => {
+                problems.push(format!("numbers[{index}].scenario: cannot read {}: {error}", path.display()));
+                continue;
+            }
+        };
+        match ivory_scenario::compile(&text) {
+            Ok(program) => {
+                let uses_say = serde_json::from_str::<serde_json::Value>(&text)
+                    .map(|json| mentions_key(&json, "say"))
+                    .unwrap_or(false);
+                let scenario_name = path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| path.display().to_string());
+                routes.push((
+                    NumberRoute {
+                        pattern: entry.number.clone(),
+                        scenario_name,
+                        program: Arc::new(program),
+                        answer_after: Duration::from_millis(entry.answer_after_ms),
+                    },
+                    uses_say,
+                ));
+            }
+            Err(errors) => {
+                for line in errors.to_string().lines() {
+                    problems.push(format!("{}: {line}", path.display()));
+                }
+            }
+        }
+    }
+    if !problems.is_empty() {
+        anyhow::bail!("invalid scenarios:\n  {}", problems.join("\n  "));
+    }
+    Ok(routes)
+}
+
+fn mentions_key(json: &serde_json::Value, key: &str) -> bool {
+    match json {
+        serde_json::Value::Object(map) => map.contains_key(key) || map.values().any(|v| mentions_key(v, key)),
+        serde_json::Value::Array(items) => items.iter().any(|v| mentions_key(v, key)),
+        _ => false,
+    }
+}
+
+/// The directory a `sqlite://` URL's file lives in.
+fn storage_dir(url: &str) -> Option<PathBuf> {
+    let path = url.strip_prefix("sqlite://")?;
+    PathBuf::from(path).parent().map(PathBuf::from).filter(|p| !p.as_os_str().is_empty())
+}

@@ -1,0 +1,22 @@
+//! The sip crate's error type.
+
+use std::net::SocketAddr;
+
+/// Everything that can go wrong in ivory's SIP layer.
+#[derive(Debug, thiserror::Error)]
+pub enum SipError {
+    /// A listener could not be bound.
+    #[error("cannot listen on {transport} {address}: {source}")]
+    Bind {
+        transport: &'static str,
+        address: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    /// rsipstack refused an operation on a dialog or transaction.
+    #[error("SIP stack: {0}")]
+    Stack(#[from] rsipstack::Error),
+    /// The dialog has ended, so the operation has no call to act on.
+    #[error("the call's dialog has ended")]
+    DialogGone,
+}
