@@ -4,18 +4,20 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver, TerminatedReason, TransactionHandle};
+use rsipstack::dialog::dialog::{
+    DialogState, DialogStateReceiver, TerminatedReason, TransactionHandle,
+};
 use rsipstack::dialog::dialog_layer::DialogLayer;
 use rsipstack::dialog::invite_dialog::InviteDialog;
-use rsipstack::sip::prelude::{HeadersExt, UntypedHeader as _};
+use rsipstack::sip::prelude::HeadersExt;
 use rsipstack::sip::{Header, Method, StatusCode, Uri};
 use rsipstack::transaction::transaction::Transaction;
 use tokio::sync::mpsc;
 use tracing::debug;
 
+use crate::SipError;
 use crate::dtmf_info::parse_info_digit;
 use crate::endpoint::{Listener, TransportKind};
-use crate::SipError;
 
 /// The facts of an incoming INVITE that routing, SDP and the call log need.
 #[derive(Debug, Clone)]
@@ -81,9 +83,18 @@ pub(crate) fn call_info(
         .or_else(|| listeners.iter().find(|l| l.transport == transport))
         .or(listeners.first());
     let local_port = listener.map(|l| l.address.port()).unwrap_or(5060);
-    let request_uri_ip = request.uri.host_with_port.host.to_string().trim_matches(['[', ']']).parse().ok();
+    let request_uri_ip = request
+        .uri
+        .host_with_port
+        .host
+        .to_string()
+        .trim_matches(['[', ']'])
+        .parse()
+        .ok();
     let local_ip = public_address
-        .or(listener.map(|l| l.address.ip()).filter(|ip| !ip.is_unspecified()))
+        .or(listener
+            .map(|l| l.address.ip())
+            .filter(|ip| !ip.is_unspecified()))
         .or(request_uri_ip)
         .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
     Ok(CallInfo {
@@ -123,7 +134,10 @@ pub enum CallEvent {
     /// The caller hung up (a BYE, already answered 200).
     RemoteHangup,
     /// A re-INVITE (or UPDATE) with a new offer: answer it through the responder.
-    Offer { sdp: Vec<u8>, responder: OfferResponder },
+    Offer {
+        sdp: Vec<u8>,
+        responder: OfferResponder,
+    },
     /// A DTMF digit carried in SIP INFO (already answered 200).
     InfoDigit(char),
     /// The dialog ended for another reason (our own BYE, a missing ACK, a transport failure).
@@ -170,7 +184,9 @@ pub struct InboundCall {
 
 impl std::fmt::Debug for InboundCall {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InboundCall").field("info", &self.info).finish_non_exhaustive()
+        f.debug_struct("InboundCall")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
     }
 }
 
@@ -242,13 +258,17 @@ struct StateTranslator {
 }
 
 impl StateTranslator {
-    async fn run(mut self, mut states: DialogStateReceiver, events: mpsc::UnboundedSender<CallEvent>) {
+    async fn run(
+        mut self,
+        mut states: DialogStateReceiver,
+        events: mpsc::UnboundedSender<CallEvent>,
+    ) {
         while let Some(state) = states.recv().await {
             let terminated = matches!(state, DialogState::Terminated(..));
-            if let Some(event) = self.translate(state).await {
-                if events.send(event).is_err() {
-                    break;
-                }
+            if let Some(event) = self.translate(state).await
+                && events.send(event).is_err()
+            {
+                break;
             }
             if terminated {
                 break;

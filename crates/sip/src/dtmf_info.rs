@@ -54,9 +54,18 @@ mod tests {
             parse_info_digit("Application/DTMF-Relay; x=y", b"signal= #\nDuration=100"),
             Some('#')
         );
-        assert_eq!(parse_info_digit("application/dtmf-relay", b"Signal=11"), Some('#'));
-        assert_eq!(parse_info_digit("application/dtmf-relay", b"Duration=100"), None);
-        assert_eq!(parse_info_digit("application/dtmf-relay", b"Signal=x"), None);
+        assert_eq!(
+            parse_info_digit("application/dtmf-relay", b"Signal=11"),
+            Some('#')
+        );
+        assert_eq!(
+            parse_info_digit("application/dtmf-relay", b"Duration=100"),
+            None
+        );
+        assert_eq!(
+            parse_info_digit("application/dtmf-relay", b"Signal=x"),
+            None
+        );
     }
 
     #[test]

@@ -4,25 +4,23 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use rsipstack::EndpointBuilder;
 use rsipstack::dialog::dialog_layer::DialogLayer;
 use rsipstack::sip::prelude::HeadersExt;
 use rsipstack::sip::{Header, Method, StatusCode};
 use rsipstack::transaction::TransactionReceiver;
 use rsipstack::transaction::transaction::Transaction;
+use rsipstack::transport::TransportLayer;
 use rsipstack::transport::tcp_listener::TcpListenerConnection;
 use rsipstack::transport::udp::UdpConnection;
-use rsipstack::transport::TransportLayer;
-use rsipstack::EndpointBuilder;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use crate::call::{self, InboundCall};
-use crate::screening_socket::ScreeningSocket;
 use crate::SipError;
-
-/// The methods ivory answers, as advertised in `Allow`.
-pub const ALLOWED_METHODS: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
+use crate::call::{self, InboundCall};
+use crate::screen::ALLOWED_METHODS;
+use crate::screening_socket::ScreeningSocket;
 
 /// A SIP transport ivory listens on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,10 +224,12 @@ impl Dispatcher {
         };
         let (state_sender, states) = self.dialog_layer.new_dialog_state_channel();
         let contact = call::contact_uri(&info);
-        let dialog = match self
-            .dialog_layer
-            .get_or_create_server_invite(&tx, state_sender, None, Some(contact))
-        {
+        let dialog = match self.dialog_layer.get_or_create_server_invite(
+            &tx,
+            state_sender,
+            None,
+            Some(contact),
+        ) {
             Ok(dialog) => dialog,
             Err(error) => {
                 warn!(%error, "cannot create a dialog for an INVITE");
@@ -238,7 +238,13 @@ impl Dispatcher {
             }
         };
         info!(call_id = %info.call_id, to = %info.request_user, from = %info.from_user, "incoming call");
-        let call = InboundCall::new(info, tx.original.body.clone(), dialog.clone(), states, self.dialog_layer.clone());
+        let call = InboundCall::new(
+            info,
+            tx.original.body.clone(),
+            dialog.clone(),
+            states,
+            self.dialog_layer.clone(),
+        );
         permit.send(call);
         let mut dialog = dialog;
         tokio::spawn(async move {
@@ -259,7 +265,10 @@ fn has_to_tag(tx: &Transaction) -> bool {
 
 async fn reply(tx: &mut Transaction, status: StatusCode, headers: Vec<Header>) {
     let headers = (!headers.is_empty()).then_some(headers);
-    if let Err(error) = tx.reply_with(status, headers.unwrap_or_default(), None).await {
+    if let Err(error) = tx
+        .reply_with(status, headers.unwrap_or_default(), None)
+        .await
+    {
         debug!(%error, "cannot send a reply");
     }
 }

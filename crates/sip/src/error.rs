@@ -15,8 +15,14 @@ pub enum SipError {
     },
     /// rsipstack refused an operation on a dialog or transaction.
     #[error("SIP stack: {0}")]
-    Stack(#[from] rsipstack::Error),
+    Stack(Box<rsipstack::Error>),
     /// The dialog has ended, so the operation has no call to act on.
     #[error("the call's dialog has ended")]
     DialogGone,
+}
+
+impl From<rsipstack::Error> for SipError {
+    fn from(error: rsipstack::Error) -> Self {
+        SipError::Stack(Box::new(error))
+    }
 }

@@ -171,14 +171,13 @@ fn check_request(scanned: &Scanned<'_>, strip_leading: bool) -> Result<Screening
         return Err(defect.clone());
     }
     let framed = frame(scanned, strip_leading)?;
-    check_common_headers(scanned)?;
-    let cseq_method = header_values(scanned, "CSeq", None)
-        .next()
-        .map(|value| checks::cseq_method(&value))
-        .transpose()?;
-    if cseq_method.is_some_and(|cseq_method| cseq_method != method) {
+    check_header_presence(scanned)?;
+    if let Some(cseq) = header_values(scanned, "CSeq", None).next()
+        && checks::cseq_method(&cseq)? != method
+    {
         return Err(Defect::CseqMethodMismatch);
     }
+    check_header_values(scanned)?;
     if !is_known_method(method) {
         return Err(Defect::UnknownMethod);
     }
@@ -225,7 +224,9 @@ fn check_response(scanned: &Scanned<'_>, strip_leading: bool) -> Result<Screenin
     };
     let code_ok = match rest {
         [b'1'..=b'6', second, third, tail @ ..] => {
-            second.is_ascii_digit() && third.is_ascii_digit() && matches!(tail.first(), None | Some(b' '))
+            second.is_ascii_digit()
+                && third.is_ascii_digit()
+                && matches!(tail.first(), None | Some(b' '))
         }
         _ => false,
     };
@@ -236,10 +237,11 @@ fn check_response(scanned: &Scanned<'_>, strip_leading: bool) -> Result<Screenin
         return Err(defect.clone());
     }
     let framed = frame(scanned, strip_leading)?;
-    check_common_headers(scanned)?;
+    check_header_presence(scanned)?;
     if let Some(cseq) = header_values(scanned, "CSeq", None).next() {
         checks::cseq_method(&cseq)?;
     }
+    check_header_values(scanned)?;
     for value in header_values(scanned, "Retry-After", None) {
         checks::check_retry_after(&value)?;
     }
@@ -253,9 +255,8 @@ fn check_response(scanned: &Scanned<'_>, strip_leading: bool) -> Result<Screenin
     }
 }
 
-/// Checks shared by requests and responses: presence, uniqueness and syntax of the
-/// header fields rsipstack and the dialog layer rely on.
-fn check_common_headers(scanned: &Scanned<'_>) -> Result<(), Defect> {
+/// Presence and uniqueness of the header fields rsipstack and the dialog layer rely on.
+fn check_header_presence(scanned: &Scanned<'_>) -> Result<(), Defect> {
     for (header, compact) in MANDATORY_HEADERS {
         if !scanned.headers.iter().any(|raw| raw.is(header, compact)) {
             return Err(Defect::MissingHeader { header });
@@ -272,6 +273,11 @@ fn check_common_headers(scanned: &Scanned<'_>) -> Result<(), Defect> {
             return Err(Defect::DuplicateHeader { header });
         }
     }
+    Ok(())
+}
+
+/// Syntax of the header values rsipstack and the dialog layer read.
+fn check_header_values(scanned: &Scanned<'_>) -> Result<(), Defect> {
     for value in header_values(scanned, "Via", Some(b'v')) {
         checks::check_via(&value)?;
     }
@@ -324,12 +330,10 @@ fn frame(scanned: &Scanned<'_>, strip_leading: bool) -> Result<Option<Vec<u8>>, 
         }
     };
     match declared {
-        Some(declared) if declared > available as u64 => {
-            Err(Defect::ContentLengthTooLarge {
-                declared,
-                available,
-            })
-        }
+        Some(declared) if declared > available as u64 => Err(Defect::ContentLengthTooLarge {
+            declared,
+            available,
+        }),
         Some(declared) if declared < available as u64 => {
             // `declared < available`, so it fits in usize.
             let end = scanned.body_start + usize::try_from(declared).unwrap_or(available);

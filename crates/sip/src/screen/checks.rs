@@ -94,11 +94,11 @@ pub(crate) fn content_length(value: &[u8]) -> Result<u64, Defect> {
 
 /// Splits at `separator` where it is outside quoted strings and `<...>`; fails on an
 /// unterminated quoted string or an unclosed `<`.
-pub(crate) fn split_outside(
-    value: &[u8],
+pub(crate) fn split_outside<'a>(
+    value: &'a [u8],
     separator: u8,
     header: &'static str,
-) -> Result<Vec<&[u8]>, Defect> {
+) -> Result<Vec<&'a [u8]>, Defect> {
     let mut parts = Vec::new();
     let mut in_quotes = false;
     let mut escaped = false;
@@ -135,12 +135,12 @@ pub(crate) fn split_outside(
     Ok(parts)
 }
 
+/// A `name[=value]` parameter, trimmed.
+type Parameter<'a> = (&'a [u8], Option<&'a [u8]>);
+
 /// `;name[=value]` parameters: no empty ones (`;;` in RFC 4475 badinv01), token names.
 /// Returns (name, value) pairs, trimmed.
-fn parameters<'a>(
-    parts: &[&'a [u8]],
-    header: &'static str,
-) -> Result<Vec<(&'a [u8], Option<&'a [u8]>)>, Defect> {
+fn parameters<'a>(parts: &[&'a [u8]], header: &'static str) -> Result<Vec<Parameter<'a>>, Defect> {
     parts
         .iter()
         .map(|part| {
@@ -235,9 +235,12 @@ fn check_address_part(address: &[u8], header: &'static str) -> Result<(), Defect
     let display_ok = match display_name {
         [] => true,
         [b'"', .., b'"'] => true,
+        // Tokens and LWS (RFC 3261 §25.1); bytes above ASCII are let through because
+        // phones do send unquoted UTF-8 names, but separators such as ',' are not
+        // (RFC 4475 baddn).
         name => name
             .iter()
-            .all(|&byte| is_token_byte(byte) || byte == b' ' || byte == b'\t'),
+            .all(|&byte| is_token_byte(byte) || byte == b' ' || byte == b'\t' || !byte.is_ascii()),
     };
     let Some(close_offset) = address[open..].iter().position(|&byte| byte == b'>') else {
         return Err(malformed);
@@ -290,7 +293,10 @@ pub(crate) fn has_tag(value: &[u8]) -> bool {
 /// The Request-URI: what rsipstack's URI parser lets through but a UAS must refuse.
 pub(crate) fn check_request_uri(uri: &[u8]) -> Result<(), Defect> {
     let malformed = Defect::MalformedRequestUri;
-    if uri.iter().any(|&byte| byte <= b' ' || byte == b'<' || byte == b'>') {
+    if uri
+        .iter()
+        .any(|&byte| byte <= b' ' || byte == b'<' || byte == b'>')
+    {
         return Err(malformed);
     }
     let colon = uri
@@ -341,7 +347,10 @@ pub(crate) fn check_request_uri(uri: &[u8]) -> Result<(), Defect> {
     }
     // An IPv6 address must be bracketed (RFC 5118 §4.2): more than one ':' means it was not.
     let colons = host_port.iter().filter(|&&byte| byte == b':').count();
-    let host = host_port.split(|&byte| byte == b':').next().unwrap_or_default();
+    let host = host_port
+        .split(|&byte| byte == b':')
+        .next()
+        .unwrap_or_default();
     if host.is_empty() || colons > 1 {
         return Err(malformed);
     }
@@ -388,7 +397,9 @@ mod tests {
     #[test]
     fn via_values() {
         assert!(check_via(b"SIP  /   2.0 /UDP    192.0.2.2;branch=390skdjuw").is_ok());
-        assert!(check_via(b"SIP/2.0/UDP [2001:db8::9:1];received=2001:db8::9:255;branch=x").is_ok());
+        assert!(
+            check_via(b"SIP/2.0/UDP [2001:db8::9:1];received=2001:db8::9:255;branch=x").is_ok()
+        );
         assert!(check_via(b"SIP/2.0/UDP 192.0.2.15;;,;,,").is_err());
         assert!(check_via(b"SIP/2.0/UDP").is_err());
         assert!(check_via(b"SIP/2.0/UDP h;branch=").is_err());
@@ -396,7 +407,14 @@ mod tests {
 
     #[test]
     fn addresses() {
-        assert!(check_address(br#""J Rosenberg \\\""  <sip:j@example.com> ; tag = 9"#, "From", false).is_ok());
+        assert!(
+            check_address(
+                br#""J Rosenberg \\\""  <sip:j@example.com> ; tag = 9"#,
+                "From",
+                false
+            )
+            .is_ok()
+        );
         assert!(check_address(b"caller<sip:caller@example.com>;tag=323", "From", false).is_ok());
         assert!(check_address(b"sip:u@example.com;tag=1", "To", false).is_ok());
         assert!(check_address(b"*", "Contact", true).is_ok());
@@ -404,8 +422,11 @@ mod tests {
             check_address(br#""Mr. J. User <sip:j.user@example.com>"#, "To", false),
             Err(Defect::UnterminatedQuote { header: "To" })
         );
-        assert!(check_address(b"Bell, Alexander <sip:a@example.com>;tag=43", "From", false).is_err());
+        assert!(
+            check_address(b"Bell, Alexander <sip:a@example.com>;tag=43", "From", false).is_err()
+        );
         assert!(check_address(b"\"W\" < sip:t@example.org >", "To", false).is_err());
+        assert!(check_address("Jöhn Doe <sip:j@example.com>".as_bytes(), "From", false).is_ok());
         assert!(check_address(b"sip:u@example.com?Route=%3Csip:x%3E", "Contact", true).is_err());
         assert!(check_address(b"<sip:u@h>;expires=280297596632815", "Contact", true).is_err());
         assert!(check_address(b"\"Joe\" <sip:joe@example.org>;;;;", "Contact", true).is_err());
@@ -424,10 +445,25 @@ mod tests {
         assert!(check_request_uri(b"sip:[2001:db8::10]:5070").is_ok());
         assert!(check_request_uri(b"tel:+15551234567").is_ok());
         assert!(check_request_uri(b"sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com").is_ok());
-        assert_eq!(check_request_uri(b"sip:2001:db8::10"), Err(Defect::MalformedRequestUri));
-        assert_eq!(check_request_uri(b"sip:user@[2001:db8:::192.0.2.1]"), Err(Defect::MalformedRequestUri));
-        assert_eq!(check_request_uri(b"sip:user@example.com?Route=%3Csip:example.com%3E"), Err(Defect::MalformedRequestUri));
-        assert_eq!(check_request_uri(b"<sip:user@example.com>"), Err(Defect::MalformedRequestUri));
-        assert_eq!(check_request_uri(b"soap.beep://192.0.2.103:3002"), Err(Defect::UnsupportedUriScheme));
+        assert_eq!(
+            check_request_uri(b"sip:2001:db8::10"),
+            Err(Defect::MalformedRequestUri)
+        );
+        assert_eq!(
+            check_request_uri(b"sip:user@[2001:db8:::192.0.2.1]"),
+            Err(Defect::MalformedRequestUri)
+        );
+        assert_eq!(
+            check_request_uri(b"sip:user@example.com?Route=%3Csip:example.com%3E"),
+            Err(Defect::MalformedRequestUri)
+        );
+        assert_eq!(
+            check_request_uri(b"<sip:user@example.com>"),
+            Err(Defect::MalformedRequestUri)
+        );
+        assert_eq!(
+            check_request_uri(b"soap.beep://192.0.2.103:3002"),
+            Err(Defect::UnsupportedUriScheme)
+        );
     }
 }

@@ -5,7 +5,8 @@ use super::checks::has_tag;
 use super::scan::{RawHeader, unfold};
 
 /// Methods listed in the Allow header of a 501.
-pub(crate) const ALLOWED_METHODS: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, REGISTER";
+/// The methods ivory answers, as advertised in `Allow` (REGISTER joins when the registrar does).
+pub const ALLOWED_METHODS: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
 
 /// The header values a response is built from.
 #[derive(Debug, Default)]
@@ -80,7 +81,11 @@ pub(crate) fn build_reply(routing: &Routing<'_>, content: &ReplyContent<'_>) -> 
         .filter(|character| *character != '"' && *character != '\\' && !character.is_control())
         .take(200)
         .collect();
-    push_header(&mut out, "Warning", format!("399 ivory \"{warning}\"").as_bytes());
+    push_header(
+        &mut out,
+        "Warning",
+        format!("399 ivory \"{warning}\"").as_bytes(),
+    );
     out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
     out
 }

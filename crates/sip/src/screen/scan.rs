@@ -52,16 +52,8 @@ pub(crate) fn scan(message: &[u8]) -> Option<Scanned<'_>> {
     let mut headers: Vec<RawHeader<'_>> = Vec::new();
     let mut defect = None;
     let mut line_number = 1;
-    // (start of the name, offset of the colon) of the field being collected.
-    let mut current: Option<(usize, usize, usize)> = None; // (line start, colon, value end)
-    let mut finish = |current: Option<(usize, usize, usize)>, headers: &mut Vec<RawHeader<'_>>| {
-        if let Some((line_start, colon, value_end)) = current {
-            headers.push(RawHeader {
-                name: trim(&header_section[line_start..colon]),
-                raw_value: trim(&header_section[colon + 1..value_end]),
-            });
-        }
-    };
+    // (line start, colon offset, value end) of the field being collected.
+    let mut current: Option<(usize, usize, usize)> = None;
     while let Some(line) = lines.next_with_offset() {
         line_number += 1;
         let (line_start, line) = line;
@@ -78,7 +70,7 @@ pub(crate) fn scan(message: &[u8]) -> Option<Scanned<'_>> {
             }
             continue;
         }
-        finish(current.take(), &mut headers);
+        finish(header_section, current.take(), &mut headers);
         match line.iter().position(|&byte| byte == b':') {
             Some(colon) if is_token(trim(&line[..colon])) => {
                 current = Some((line_start, line_start + colon, line_end));
@@ -88,7 +80,7 @@ pub(crate) fn scan(message: &[u8]) -> Option<Scanned<'_>> {
             }
         }
     }
-    finish(current, &mut headers);
+    finish(header_section, current, &mut headers);
     Some(Scanned {
         message,
         start_line,
@@ -97,6 +89,20 @@ pub(crate) fn scan(message: &[u8]) -> Option<Scanned<'_>> {
         body_start: separator + 4,
         defect,
     })
+}
+
+/// Records the field spanning `line_start..value_end` of `header_section`.
+fn finish<'a>(
+    header_section: &'a [u8],
+    current: Option<(usize, usize, usize)>,
+    headers: &mut Vec<RawHeader<'a>>,
+) {
+    if let Some((line_start, colon, value_end)) = current {
+        headers.push(RawHeader {
+            name: trim(&header_section[line_start..colon]),
+            raw_value: trim(&header_section[colon + 1..value_end]),
+        });
+    }
 }
 
 /// The value with folding CRLFs removed (the whitespace after each fold stays), as the
@@ -191,7 +197,10 @@ mod tests {
     #[test]
     fn a_line_without_colon_and_non_utf8_are_defects() {
         let scanned = scan(b"X sip:a SIP/2.0\r\nnocolon\r\nA: \xff\r\n\r\n").expect("has end");
-        assert_eq!(scanned.defect, Some(Defect::MalformedHeaderLine { line: 2 }));
+        assert_eq!(
+            scanned.defect,
+            Some(Defect::MalformedHeaderLine { line: 2 })
+        );
         let scanned = scan(b"X sip:a SIP/2.0\r\nA: \xff\r\n\r\n").expect("has end");
         assert_eq!(scanned.defect, Some(Defect::HeaderNotUtf8 { line: 2 }));
     }
