@@ -17,7 +17,7 @@
 //! Pushing samples never allocates; the queue of unread detections is bounded
 //! ([`MAX_QUEUED_DETECTIONS`], oldest dropped first).
 
-pub(crate) mod window;
+mod window;
 
 use std::collections::VecDeque;
 
@@ -29,6 +29,10 @@ use window::{Measurement, Thresholds, ToneBank};
 pub const HITS_TO_CONFIRM: u32 = 4;
 /// Consecutive non-matching windows that end a confirmed digit.
 pub const MISSES_TO_END: u32 = 7;
+/// A key press holds its frequencies: over the windows that confirm a digit, each tone's measured
+/// frequency may wander by at most this much (noise moves it by about 1 Hz at 15 dB SNR). Speech
+/// whose harmonics glide through a DTMF pair does not hold still.
+const MAXIMUM_FREQUENCY_SPREAD_HZ: f32 = 6.0;
 /// Unread detections kept; beyond this the oldest is dropped.
 pub const MAX_QUEUED_DETECTIONS: usize = 64;
 
@@ -65,6 +69,30 @@ struct Candidate {
     digit: DtmfDigit,
     hits: u32,
     start_sample: u64,
+    /// Measured frequencies over the run, leaving out its first window: that one's phase
+    /// reference is a window mostly before the tone.
+    low_frequency_hz: Option<Range>,
+    high_frequency_hz: Option<Range>,
+}
+
+/// The smallest and largest value seen.
+#[derive(Debug, Clone, Copy)]
+struct Range {
+    minimum: f32,
+    maximum: f32,
+}
+
+impl Range {
+    fn extend(range: Option<Self>, value: f32) -> Option<Self> {
+        Some(match range {
+            Some(range) => Self { minimum: range.minimum.min(value), maximum: range.maximum.max(value) },
+            None => Self { minimum: value, maximum: value },
+        })
+    }
+
+    fn spread(range: Option<Self>) -> f32 {
+        range.map_or(0.0, |range| range.maximum - range.minimum)
+    }
 }
 
 impl Default for InbandDtmfDetector {
@@ -144,17 +172,30 @@ impl InbandDtmfDetector {
             }
         }
 
+        // A hit always carries both frequencies; 0.0 is never used.
+        let low = measurement.low_frequency_hz().unwrap_or(0.0);
+        let high = measurement.high_frequency_hz().unwrap_or(0.0);
         self.candidate = match (hit, self.candidate) {
             (Some(digit), Some(candidate)) if candidate.digit == digit => Some(Candidate {
                 hits: candidate.hits.saturating_add(1),
+                low_frequency_hz: Range::extend(candidate.low_frequency_hz, low),
+                high_frequency_hz: Range::extend(candidate.high_frequency_hz, high),
                 ..candidate
             }),
-            (Some(digit), _) => Some(Candidate { digit, hits: 1, start_sample: window_start }),
+            (Some(digit), _) => Some(Candidate {
+                digit,
+                hits: 1,
+                start_sample: window_start,
+                low_frequency_hz: None,
+                high_frequency_hz: None,
+            }),
             (None, _) => None,
         };
 
         if let (None, Some(candidate)) = (self.active, self.candidate)
             && candidate.hits >= HITS_TO_CONFIRM
+            && Range::spread(candidate.low_frequency_hz) <= MAXIMUM_FREQUENCY_SPREAD_HZ
+            && Range::spread(candidate.high_frequency_hz) <= MAXIMUM_FREQUENCY_SPREAD_HZ
         {
             self.active = Some(candidate.digit);
             self.misses = 0;
@@ -177,3 +218,6 @@ pub fn detect_digits(samples: &[i16]) -> String {
     detector.push_samples(samples);
     std::iter::from_fn(|| detector.poll_digit()).map(DtmfDigit::to_char).collect()
 }
+
+#[cfg(test)]
+mod tests;

@@ -14,8 +14,6 @@ pub mod digit;
 pub mod g711;
 pub mod inband;
 pub mod tone;
-#[cfg(test)]
-mod experiments;
 
 pub use digit::DtmfDigit;
 pub use g711::Codec;

@@ -96,8 +96,17 @@ mod tests {
 
     #[test]
     fn timestamps_wrap() {
-        assert_eq!(RtpTimestamp(u32::MAX - 100).advanced_by(160), RtpTimestamp(59));
-        assert_eq!(RtpTimestamp(u32::MAX - 100).distance_to(RtpTimestamp(59)), 160);
-        assert_eq!(RtpTimestamp(59).distance_to(RtpTimestamp(u32::MAX - 100)), -160);
+        assert_eq!(
+            RtpTimestamp(u32::MAX - 100).advanced_by(160),
+            RtpTimestamp(59)
+        );
+        assert_eq!(
+            RtpTimestamp(u32::MAX - 100).distance_to(RtpTimestamp(59)),
+            160
+        );
+        assert_eq!(
+            RtpTimestamp(59).distance_to(RtpTimestamp(u32::MAX - 100)),
+            -160
+        );
     }
 }

@@ -47,9 +47,7 @@ impl<'a> Datagram<'a> {
     /// Classifies and validates a datagram: version 2, header length, CSRC list, extension and
     /// padding all within bounds. Never panics, whatever the bytes.
     pub fn parse(datagram: &'a [u8]) -> Result<Self, RtpError> {
-        if datagram.len() >= 2
-            && datagram[0] >> 6 == 2
-            && RTCP_PACKET_TYPES.contains(&datagram[1])
+        if datagram.len() >= 2 && datagram[0] >> 6 == 2 && RTCP_PACKET_TYPES.contains(&datagram[1])
         {
             return Ok(Datagram::Rtcp);
         }
@@ -133,7 +131,9 @@ mod tests {
     #[test]
     fn written_packet_parses_back() {
         let mut buffer = [0u8; 64];
-        let length = header().write_packet(&[1, 2, 3, 4], &mut buffer).expect("fits");
+        let length = header()
+            .write_packet(&[1, 2, 3, 4], &mut buffer)
+            .expect("fits");
         assert_eq!(length, 16);
         let Ok(Datagram::Rtp(packet)) = Datagram::parse(&buffer[..length]) else {
             panic!("not RTP");
@@ -151,7 +151,10 @@ mod tests {
         let mut buffer = [0u8; 11];
         assert_eq!(
             header().write(&mut buffer),
-            Err(RtpError::BufferTooSmall { needed: 12, available: 11 })
+            Err(RtpError::BufferTooSmall {
+                needed: 12,
+                available: 11
+            })
         );
         let mut buffer = [0u8; 13];
         assert!(header().write_packet(&[0, 0], &mut buffer).is_err());
@@ -166,7 +169,10 @@ mod tests {
 
     #[test]
     fn malformed_headers_are_errors() {
-        assert_eq!(Datagram::parse(&[0x80; 5]), Err(RtpError::TooShort { length: 5 }));
+        assert_eq!(
+            Datagram::parse(&[0x80; 5]),
+            Err(RtpError::TooShort { length: 5 })
+        );
         let mut packet = [0u8; 12];
         packet[0] = 1 << 6;
         assert_eq!(

@@ -263,10 +263,24 @@ mod tests {
     fn key_press(ssrc: u32, timestamp: u32, digit: DtmfDigit, updates: u16) -> Vec<EventPacket> {
         let mut packets = Vec::new();
         for index in 0..=updates {
-            packets.push(packet(ssrc, timestamp, index == 0, digit, false, index * 400));
+            packets.push(packet(
+                ssrc,
+                timestamp,
+                index == 0,
+                digit,
+                false,
+                index * 400,
+            ));
         }
         for _ in 0..3 {
-            packets.push(packet(ssrc, timestamp, false, digit, true, (updates + 1) * 400));
+            packets.push(packet(
+                ssrc,
+                timestamp,
+                false,
+                digit,
+                true,
+                (updates + 1) * 400,
+            ));
         }
         packets
     }
@@ -403,14 +417,20 @@ mod tests {
         let digits = feed_all(&mut receiver, start, &packets);
         assert_eq!(digits, vec![(DtmfDigit::Pound, 0)]);
         let last_packet_at = start + Duration::from_millis(60);
-        assert_eq!(receiver.poll_timeout(), Some(last_packet_at + END_PACKET_TIMEOUT));
+        assert_eq!(
+            receiver.poll_timeout(),
+            Some(last_packet_at + END_PACKET_TIMEOUT)
+        );
         receiver.handle_timeout(last_packet_at + END_PACKET_TIMEOUT - Duration::from_millis(1));
         assert!(receiver.is_event_active());
         receiver.handle_timeout(last_packet_at + END_PACKET_TIMEOUT);
         assert!(!receiver.is_event_active());
         // A very late end packet of the finished event stays silent ...
         let late_end = packet(3, 100, false, DtmfDigit::Pound, true, 1600);
-        assert_eq!(late_end.feed(&mut receiver, start + Duration::from_millis(400)), None);
+        assert_eq!(
+            late_end.feed(&mut receiver, start + Duration::from_millis(400)),
+            None
+        );
         // ... and the same key pressed again is a new digit.
         let again = packet(3, 4000, true, DtmfDigit::Pound, false, 0);
         assert_eq!(
@@ -450,7 +470,10 @@ mod tests {
         feed_all(&mut receiver, start, &packets);
         let end = packets[packets.len() - 1];
         for late_ms in [200, 500, 900] {
-            assert_eq!(end.feed(&mut receiver, start + Duration::from_millis(late_ms)), None);
+            assert_eq!(
+                end.feed(&mut receiver, start + Duration::from_millis(late_ms)),
+                None
+            );
         }
     }
 
@@ -505,9 +528,12 @@ mod tests {
         // new SSRC for each burst that starts again from the same timestamp.
         let mut receiver = TelephoneEventReceiver::new();
         let mut packets = Vec::new();
-        for (burst, digits) in [[DtmfDigit::D1, DtmfDigit::D2], [DtmfDigit::D1, DtmfDigit::D2]]
-            .into_iter()
-            .enumerate()
+        for (burst, digits) in [
+            [DtmfDigit::D1, DtmfDigit::D2],
+            [DtmfDigit::D1, DtmfDigit::D2],
+        ]
+        .into_iter()
+        .enumerate()
         {
             for (index, digit) in digits.into_iter().enumerate() {
                 let timestamp = 24_400 + 400 * index as u32;

@@ -53,6 +53,11 @@ impl Program {
             .unwrap_or(ReportPolicy::Always)
     }
 
+    /// True when the scenario has an `onHangup` block (validated; not run yet).
+    pub fn has_on_hangup(&self) -> bool {
+        self.on_hangup.is_some()
+    }
+
     /// Number of actions, nested ones included.
     pub fn action_count(&self) -> usize {
         self.actions.len()
@@ -84,6 +89,9 @@ pub struct Voice {
     pub name: Option<String>,
     pub gender: Option<VoiceGender>,
 }
+
+/// `collectInto` without `maxInputLength` still ends at this many digits (Infobip's maximum).
+pub(crate) const MAXIMUM_INPUT_LENGTH: usize = 255;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct ActionIndex(pub usize);
@@ -147,6 +155,9 @@ pub(crate) enum ActionKind {
         delimiter: String,
         body: BlockIndex,
     },
+    /// Only while compiling: the placeholder of an action with errors. A built [`Program`]
+    /// never contains it.
+    Invalid,
     /// Parsed and validated, but the runtime cannot perform it yet: noted and skipped.
     Unsupported {
         action: &'static str,
@@ -204,9 +215,7 @@ pub fn prompt_source_problem(source: &str) -> Option<&'static str> {
         .strip_prefix("https://")
         .or_else(|| lowered.strip_prefix("http://"))
     {
-        return rest
-            .is_empty()
-            .then_some("is a URL without a host");
+        return rest.is_empty().then_some("is a URL without a host");
     }
     if lowered.contains("://") {
         return Some("is a URL, but only http:// and https:// are supported");
@@ -227,10 +236,25 @@ mod tests {
 
     #[test]
     fn prompt_sources() {
-        for good in ["demo-welcome.wav", "menus/main.wav", "https://example.com/a.mp3", "HTTP://x/y"] {
+        for good in [
+            "demo-welcome.wav",
+            "menus/main.wav",
+            "https://example.com/a.mp3",
+            "HTTP://x/y",
+        ] {
             assert_eq!(prompt_source_problem(good), None, "{good}");
         }
-        for bad in ["", " ", "/etc/passwd", "..\\x.wav", "a/../../b.wav", "C:\\x.wav", "ftp://x/y", "https://", "a\nb"] {
+        for bad in [
+            "",
+            " ",
+            "/etc/passwd",
+            "..\\x.wav",
+            "a/../../b.wav",
+            "C:\\x.wav",
+            "ftp://x/y",
+            "https://",
+            "a\nb",
+        ] {
             assert!(prompt_source_problem(bad).is_some(), "{bad:?}");
         }
     }

@@ -63,7 +63,7 @@ impl Thresholds {
             minimum_high_to_low: from_db(-10.0),
             maximum_runner_up_share: from_db(-6.0),
             maximum_frequency_deviation: 0.025,
-            minimum_energy_share: 0.70,
+            minimum_energy_share: 0.80,
         }
     }
 }
@@ -87,6 +87,16 @@ pub(crate) struct Measurement {
 }
 
 impl Measurement {
+    /// The measured frequency of the strongest low-group tone.
+    pub(crate) fn low_frequency_hz(&self) -> Option<f32> {
+        self.low_deviation.map(|deviation| LOW_GROUP_HZ[self.row] * (1.0 + deviation))
+    }
+
+    /// The measured frequency of the strongest high-group tone.
+    pub(crate) fn high_frequency_hz(&self) -> Option<f32> {
+        self.high_deviation.map(|deviation| HIGH_GROUP_HZ[self.column] * (1.0 + deviation))
+    }
+
     /// The digit this window holds, if every test passes.
     pub(crate) fn digit(&self, limits: &Thresholds) -> Option<DtmfDigit> {
         let low_deviation = self.low_deviation?;

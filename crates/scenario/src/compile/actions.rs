@@ -9,15 +9,13 @@ use super::reader::{self, ObjectReader};
 use super::{Compiler, PendingGoTo, writable_variable};
 use crate::expression::Template;
 use crate::program::{
-    ActionIndex, ActionKind, Collect, GoTo, Play, ReportPolicy, Say, Voice, VoiceGender,
-    prompt_source_problem,
+    ActionIndex, ActionKind, Collect, GoTo, MAXIMUM_INPUT_LENGTH, Play, ReportPolicy, Say, Voice,
+    VoiceGender, prompt_source_problem,
 };
 
 /// Infobip's default and maximum: seconds to wait for the first and for each further digit.
 const DEFAULT_COLLECT_TIMEOUT_SECONDS: i64 = 5;
 const MAXIMUM_COLLECT_TIMEOUT_SECONDS: i64 = 30;
-/// `maxInputLength` range; without it input ends at `#`, the timeout, or this many digits.
-pub(crate) const MAXIMUM_INPUT_LENGTH: usize = 255;
 /// `goToLimit` when none is given: the largest allowed value.
 const DEFAULT_GO_TO_LIMIT: i64 = 100;
 const MAXIMUM_PAUSE_SECONDS: f64 = 5.0;
@@ -52,7 +50,9 @@ pub(super) fn play(compiler: &mut Compiler, object: &mut ObjectReader<'_>) -> Op
         }
         if let Some((value, path)) = options.get("loop") {
             let count = reader::integer(diagnostics, &path, value, 1, 100);
-            play.loop_count = count.and_then(|count| u32::try_from(count).ok()).unwrap_or(1);
+            play.loop_count = count
+                .and_then(|count| u32::try_from(count).ok())
+                .unwrap_or(1);
         }
         if let Some((value, path)) = options.get("pause") {
             let seconds = reader::number(diagnostics, &path, value, 0.0, MAXIMUM_PAUSE_SECONDS);
@@ -117,7 +117,10 @@ pub(super) fn say(compiler: &mut Compiler, object: &mut ObjectReader<'_>) -> Opt
     Some(ActionKind::Say(say))
 }
 
-pub(super) fn collect(compiler: &mut Compiler, object: &mut ObjectReader<'_>) -> Option<ActionKind> {
+pub(super) fn collect(
+    compiler: &mut Compiler,
+    object: &mut ObjectReader<'_>,
+) -> Option<ActionKind> {
     let (value, path) = object.get("collectInto")?;
     let variable = writable_variable(&mut compiler.diagnostics, &path, value);
     let mut collect = Collect {

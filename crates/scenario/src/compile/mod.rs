@@ -136,7 +136,12 @@ impl Compiler {
     }
 
     /// Compiles a JSON array of actions into a new block owned by `owner`.
-    pub fn block(&mut self, path: &JsonPath, value: &Value, owner: Option<ActionIndex>) -> BlockIndex {
+    pub fn block(
+        &mut self,
+        path: &JsonPath,
+        value: &Value,
+        owner: Option<ActionIndex>,
+    ) -> BlockIndex {
         let block = self.empty_block(owner);
         let Some(items) = reader::array(&mut self.diagnostics, path, value) else {
             return block;
@@ -169,7 +174,7 @@ impl Compiler {
         self.actions.push(Action {
             path: path.as_str().to_owned(),
             action_id: None,
-            kind: ActionKind::Hangup,
+            kind: ActionKind::Invalid,
             block,
             position,
         });
@@ -246,7 +251,10 @@ impl Compiler {
             }
         };
         if let Some((_, first)) = self.action_ids.get(&id) {
-            let message = format!("duplicate actionId {id:?} (first used at {})", first.as_str());
+            let message = format!(
+                "duplicate actionId {id:?} (first used at {})",
+                first.as_str()
+            );
             self.diagnostics.error(path, message);
             return;
         }

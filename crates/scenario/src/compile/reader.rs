@@ -138,7 +138,10 @@ pub(crate) fn describe(value: &Value) -> String {
 }
 
 fn wrong_type(diagnostics: &mut Diagnostics, path: &JsonPath, expected: &str, value: &Value) {
-    diagnostics.error(path, format!("expected {expected}, found {}", describe(value)));
+    diagnostics.error(
+        path,
+        format!("expected {expected}, found {}", describe(value)),
+    );
 }
 
 pub(crate) fn string<'a>(
@@ -185,7 +188,11 @@ pub(crate) fn template(
     }
 }
 
-pub(crate) fn boolean(diagnostics: &mut Diagnostics, path: &JsonPath, value: &Value) -> Option<bool> {
+pub(crate) fn boolean(
+    diagnostics: &mut Diagnostics,
+    path: &JsonPath,
+    value: &Value,
+) -> Option<bool> {
     match value {
         Value::Bool(flag) => Some(*flag),
         other => {
@@ -216,7 +223,14 @@ pub(crate) fn integer(
         }
         return None;
     };
-    in_range(diagnostics, path, whole as f64, minimum as f64, maximum as f64).then_some(whole)
+    in_range(
+        diagnostics,
+        path,
+        whole as f64,
+        minimum as f64,
+        maximum as f64,
+    )
+    .then_some(whole)
 }
 
 /// A number (fractions allowed) within `minimum..=maximum`.
@@ -285,8 +299,20 @@ fn closest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
     let lowered = key.to_ascii_lowercase();
     known
         .iter()
-        .map(|candidate| (edit_distance(&lowered, &candidate.to_ascii_lowercase()), *candidate))
-        .filter(|(distance, candidate)| *distance <= 2.max(candidate.len() / 4))
+        .map(|candidate| {
+            (
+                edit_distance(&lowered, &candidate.to_ascii_lowercase()),
+                *candidate,
+            )
+        })
+        .filter(|(distance, candidate)| {
+            let tolerance = if candidate.len() <= 4 {
+                1
+            } else {
+                2.max(candidate.len() / 4)
+            };
+            *distance <= tolerance
+        })
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate)
 }
@@ -314,9 +340,17 @@ mod tests {
 
     #[test]
     fn paths_read_like_javascript() {
-        let path = JsonPath::default().key("script").index(3).key("options").key("timeout");
+        let path = JsonPath::default()
+            .key("script")
+            .index(3)
+            .key("options")
+            .key("timeout");
         assert_eq!(path.as_str(), "script[3].options.timeout");
-        let path = JsonPath::default().key("case").key("1").index(0).key("__default");
+        let path = JsonPath::default()
+            .key("case")
+            .key("1")
+            .index(0)
+            .key("__default");
         assert_eq!(path.as_str(), "case[\"1\"][0].__default");
         assert_eq!(JsonPath::default().key("for-each").as_str(), "for-each");
     }

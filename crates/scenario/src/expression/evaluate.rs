@@ -44,8 +44,8 @@ pub(super) fn evaluate(
         } => {
             // Short-circuit: the right side is not evaluated (and cannot fail) when the
             // left side already decides.
-            let result = is_truthy(&evaluate(left, variables)?)
-                && is_truthy(&evaluate(right, variables)?);
+            let result =
+                is_truthy(&evaluate(left, variables)?) && is_truthy(&evaluate(right, variables)?);
             Ok(boolean_text(result))
         }
         Expression::Binary {
@@ -53,8 +53,8 @@ pub(super) fn evaluate(
             left,
             right,
         } => {
-            let result = is_truthy(&evaluate(left, variables)?)
-                || is_truthy(&evaluate(right, variables)?);
+            let result =
+                is_truthy(&evaluate(left, variables)?) || is_truthy(&evaluate(right, variables)?);
             Ok(boolean_text(result))
         }
         Expression::Binary {

@@ -140,7 +140,10 @@ pub(super) fn tokenize(text: &str, column_offset: usize) -> Result<Vec<Token>, E
                     .take_while(|c| c.is_ascii_alphanumeric() || **c == '_' || **c == '.')
                     .count();
                 let word: String = characters[start..start + length].iter().collect();
-                (keyword(&word).unwrap_or(TokenKind::Identifier(word)), length)
+                (
+                    keyword(&word).unwrap_or(TokenKind::Identifier(word)),
+                    length,
+                )
             }
             '=' if next == Some('=') => two(TokenKind::Equal),
             '!' if next == Some('=') => two(TokenKind::NotEqual),

@@ -170,7 +170,10 @@ impl Expression {
     }
 
     /// Evaluates against `variables`; unset variables read as `""`.
-    pub fn evaluate(&self, variables: &BTreeMap<String, String>) -> Result<String, EvaluationError> {
+    pub fn evaluate(
+        &self,
+        variables: &BTreeMap<String, String>,
+    ) -> Result<String, EvaluationError> {
         evaluate::evaluate(self, variables)
     }
 
@@ -250,7 +253,9 @@ mod tests {
         for text in ["0", "12", "-3", "+4", "1.5", ".5", "5.", "007"] {
             assert!(as_number(text).is_some(), "{text}");
         }
-        for text in ["", "-", ".", "1e5", "inf", "NaN", " 1", "1 ", "1.2.3", "0x10", "--1"] {
+        for text in [
+            "", "-", ".", "1e5", "inf", "NaN", " 1", "1 ", "1.2.3", "0x10", "--1",
+        ] {
             assert!(as_number(text).is_none(), "{text}");
         }
     }

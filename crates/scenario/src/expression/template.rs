@@ -157,7 +157,11 @@ mod tests {
         ];
         for (text, expected) in cases {
             let template = Template::parse(text).unwrap_or_else(|error| panic!("{text}: {error}"));
-            assert_eq!(template.render(&variables()).as_deref(), Ok(expected), "{text}");
+            assert_eq!(
+                template.render(&variables()).as_deref(),
+                Ok(expected),
+                "{text}"
+            );
         }
         assert!(Template::parse("plain").expect("valid").is_constant());
         assert!(!Template::parse("${x}").expect("valid").is_constant());
@@ -169,7 +173,11 @@ mod tests {
             ("Hi ${name", 4, "`${` is never closed by `}`"),
             ("Hi ${}", 6, "empty expression"),
             ("ab ${choice = 1}", 13, "unexpected character '='"),
-            ("${a} ${b ==}", 12, "expected a value, found end of expression"),
+            (
+                "${a} ${b ==}",
+                12,
+                "expected a value, found end of expression",
+            ),
             ("${'open}", 3, "unterminated string literal"),
             ("é ${(x}", 7, "expected `)`, found end of expression"),
         ];
