@@ -206,6 +206,16 @@ impl Dispatcher {
     }
 
     async fn new_call(&self, mut tx: Transaction) {
+        if let Some(refusal) = invite_refusal(&tx.original) {
+            debug!(status = refusal.status, "INVITE refused by policy");
+            let headers = refusal
+                .headers
+                .into_iter()
+                .map(|(name, value)| Header::Other(name.to_string(), value))
+                .collect();
+            reply(&mut tx, StatusCode::from(refusal.status), headers).await;
+            return;
+        }
         let info = match call::call_info(&tx, self.public_address, &self.listeners) {
             Ok(info) => info,
             Err(reason) => {
@@ -253,6 +263,27 @@ impl Dispatcher {
             }
         });
     }
+}
+
+fn invite_refusal(request: &rsipstack::sip::Request) -> Option<crate::invite_policy::Refusal> {
+    let values = |name: &str| -> Vec<String> {
+        request
+            .headers
+            .iter()
+            .filter(|h| h.name().eq_ignore_ascii_case(name))
+            .map(|h| h.value().to_string())
+            .collect()
+    };
+    let require = values("Require");
+    let accept = values("Accept");
+    let content_type = values("Content-Type");
+    let headers = crate::invite_policy::InviteHeaders {
+        require: require.iter().map(String::as_str).collect(),
+        content_type: content_type.first().map(String::as_str),
+        accept: accept.iter().map(String::as_str).collect(),
+        has_body: !request.body.is_empty(),
+    };
+    crate::invite_policy::check_invite(&headers)
 }
 
 fn has_to_tag(tx: &Transaction) -> bool {

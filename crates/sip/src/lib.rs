@@ -11,6 +11,8 @@
 //!   would silently drop or mis-parse these.
 //! - [`sdp`]: offer/answer for G.711 (PCMU, PCMA) and `telephone-event`.
 //! - [`dtmf_info`]: digits carried in SIP INFO (`application/dtmf-relay`, `application/dtmf`).
+//! - [`invite_policy`]: 420 for unknown `Require` tags, 415 for a non-SDP body, 406 for an `Accept`
+//!   without SDP.
 //! - out-of-dialog policy: OPTIONS → 200, BYE/INFO for unknown dialogs → 481, other methods → 405.
 //!
 //! Run loop: `SipEndpoint::bind` spawns the rsipstack endpoint and one dispatcher task; the caller
@@ -26,6 +28,7 @@ pub mod call;
 pub mod dtmf_info;
 pub mod endpoint;
 pub mod error;
+pub mod invite_policy;
 pub mod screen;
 pub mod screening_socket;
 pub mod sdp;

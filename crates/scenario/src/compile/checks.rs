@@ -1,0 +1,111 @@
+//! Whole-program checks, run once every action is compiled: `goTo` targets, unreachable
+//! actions, loops that cannot end.
+
+use std::collections::BTreeSet;
+
+use super::Compiler;
+use crate::program::{ActionIndex, ActionKind, BlockIndex};
+
+/// Points every `goTo` at its target action, or reports the missing `actionId`.
+pub(super) fn resolve_go_tos(compiler: &mut Compiler) {
+    for pending in std::mem::take(&mut compiler.pending_go_tos) {
+        let Some((target, _)) = compiler.action_ids.get(&pending.target_id) else {
+            let mut message = format!("no action has actionId {:?}", pending.target_id);
+            if !compiler.action_ids.is_empty() {
+                let known: Vec<String> = compiler
+                    .action_ids
+                    .keys()
+                    .take(10)
+                    .map(|id| format!("{id:?}"))
+                    .collect();
+                message.push_str(&format!(" (known: {})", known.join(", ")));
+            }
+            compiler.diagnostics.error(&pending.path, message);
+            continue;
+        };
+        let target = *target;
+        if let ActionKind::GoTo(go_to) = &mut compiler.actions[pending.action.0].kind {
+            go_to.target = target;
+        }
+    }
+}
+
+/// Reports the first action after a `"hangup"` in the same block, unless a `goTo` can
+/// reach it (or something nested in an action between the two).
+pub(super) fn report_unreachable(compiler: &mut Compiler) {
+    let targets: BTreeSet<ActionIndex> = compiler
+        .actions
+        .iter()
+        .filter_map(|action| match &action.kind {
+            ActionKind::GoTo(go_to) if go_to.target.0 < compiler.actions.len() => {
+                Some(go_to.target)
+            }
+            _ => None,
+        })
+        .collect();
+    // Every target and all its enclosing actions lead somewhere a goTo can land.
+    let mut leads_to_target = BTreeSet::new();
+    for target in &targets {
+        let mut current = Some(*target);
+        while let Some(action) = current {
+            if !leads_to_target.insert(action) {
+                break;
+            }
+            current = compiler.blocks[compiler.actions[action.0].block.0].owner;
+        }
+    }
+    let mut problems = Vec::new();
+    for block in &compiler.blocks {
+        let mut hangup_at: Option<ActionIndex> = None;
+        for action in &block.actions {
+            if leads_to_target.contains(action) {
+                hangup_at = None;
+            }
+            if let Some(hangup) = hangup_at {
+                let path = compiler.actions[action.0].path.clone();
+                let hangup_path = &compiler.actions[hangup.0].path;
+                problems.push((
+                    path,
+                    format!("unreachable: it follows \"hangup\" at {hangup_path}"),
+                ));
+                break;
+            }
+            if matches!(compiler.actions[action.0].kind, ActionKind::Hangup) {
+                hangup_at = Some(*action);
+            }
+        }
+    }
+    for (path, message) in problems {
+        compiler
+            .diagnostics
+            .errors
+            .push(crate::error::Diagnostic { path, message });
+    }
+}
+
+/// True when something in `block` (at any depth) can end the call or leave the block by a
+/// jump: a `"hangup"` or a `goTo`.
+pub(super) fn block_can_end_call(compiler: &Compiler, block: BlockIndex) -> bool {
+    compiler.blocks[block.0]
+        .actions
+        .iter()
+        .any(|action| match &compiler.actions[action.0].kind {
+            ActionKind::Hangup | ActionKind::GoTo(_) => true,
+            ActionKind::If {
+                then, otherwise, ..
+            } => {
+                block_can_end_call(compiler, *then)
+                    || otherwise.is_some_and(|block| block_can_end_call(compiler, block))
+            }
+            ActionKind::Switch { cases, default, .. } => {
+                cases
+                    .iter()
+                    .any(|(_, block)| block_can_end_call(compiler, *block))
+                    || default.is_some_and(|block| block_can_end_call(compiler, block))
+            }
+            ActionKind::While { body, .. }
+            | ActionKind::Repeat { body, .. }
+            | ActionKind::ForEach { body, .. } => block_can_end_call(compiler, *body),
+            _ => false,
+        })
+}
