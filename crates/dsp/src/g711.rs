@@ -107,7 +107,11 @@ fn alaw_to_linear(byte: u8) -> i16 {
     };
     // magnitude <= 32256, so it always fits.
     let magnitude = magnitude as i16;
-    if byte & 0x80 != 0 { magnitude } else { -magnitude }
+    if byte & 0x80 != 0 {
+        magnitude
+    } else {
+        -magnitude
+    }
 }
 
 #[cfg(test)]

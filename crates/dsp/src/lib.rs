@@ -2,12 +2,13 @@
 //!
 //! - [`g711`]: µ-law / A-law ([`Codec`]) sample and frame conversion.
 //! - [`DtmfDigit`]: the sixteen DTMF digits, shared by the in-band detector and RFC 4733.
-//! - [`inband`]: the Goertzel in-band DTMF detector ([`InbandDtmfDetector`]).
+//! - [`inband`]: the Goertzel in-band DTMF detector ([`InbandDtmfDetector`], [`detect_digits`]).
 //! - [`tone`]: DTMF tones, beeps and silence generators.
 //! - [`decode`]: prompt files (WAV PCM/µ-law/A-law, MP3) decoded and resampled to 8 kHz mono.
 //!
 //! Everything works on 8 kHz, 16-bit signed mono samples unless a name says otherwise.
 #![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod decode;
 pub mod digit;

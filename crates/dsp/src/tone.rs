@@ -48,17 +48,33 @@ pub fn dtmf(digit: DtmfDigit, duration_ms: u32, level_dbm0: f32) -> Vec<i16> {
 
 /// The DTMF tone of `digit` with separate levels for the low (row) and high (column) frequency.
 /// Twist in the Q.24 sense is `high_dbm0 - low_dbm0`.
-pub fn dtmf_with_twist(digit: DtmfDigit, duration_ms: u32, low_dbm0: f32, high_dbm0: f32) -> Vec<i16> {
+pub fn dtmf_with_twist(
+    digit: DtmfDigit,
+    duration_ms: u32,
+    low_dbm0: f32,
+    high_dbm0: f32,
+) -> Vec<i16> {
     let (low_hz, high_hz) = digit.frequencies_hz();
     sum_of_sines(&[(low_hz, low_dbm0), (high_hz, high_dbm0)], duration_ms)
 }
 
 /// The DTMF tone of `digit` with both frequencies multiplied by `1 + frequency_offset_ratio`
 /// (e.g. `0.015` for +1.5 %, `-0.035` for -3.5 %).
-pub fn dtmf_with_offset(digit: DtmfDigit, duration_ms: u32, level_dbm0: f32, frequency_offset_ratio: f32) -> Vec<i16> {
+pub fn dtmf_with_offset(
+    digit: DtmfDigit,
+    duration_ms: u32,
+    level_dbm0: f32,
+    frequency_offset_ratio: f32,
+) -> Vec<i16> {
     let (low_hz, high_hz) = digit.frequencies_hz();
     let factor = 1.0 + frequency_offset_ratio;
-    sum_of_sines(&[(low_hz * factor, level_dbm0), (high_hz * factor, level_dbm0)], duration_ms)
+    sum_of_sines(
+        &[
+            (low_hz * factor, level_dbm0),
+            (high_hz * factor, level_dbm0),
+        ],
+        duration_ms,
+    )
 }
 
 /// A sine at `frequency_hz` and `level_dbm0`, starting at phase 0.
@@ -127,14 +143,20 @@ fn sum_of_sines(components: &[(f32, f32)], duration_ms: u32) -> Vec<i16> {
     (0..samples_for(duration_ms))
         .map(|index| {
             let time = index as f64;
-            clip(step.iter().map(|&(omega, peak)| peak * (omega * time).sin()).sum())
+            clip(
+                step.iter()
+                    .map(|&(omega, peak)| peak * (omega * time).sin())
+                    .sum(),
+            )
         })
         .collect()
 }
 
 fn clip(value: f64) -> i16 {
     // Saturating float-to-int cast; NaN becomes 0.
-    value.round().clamp(f64::from(i16::MIN), f64::from(i16::MAX)) as i16
+    value
+        .round()
+        .clamp(f64::from(i16::MIN), f64::from(i16::MAX)) as i16
 }
 
 /// SplitMix64: a tiny, well-mixed PRNG; plenty for test signals, not for anything secret.
@@ -145,7 +167,10 @@ struct SplitMix64 {
 
 impl SplitMix64 {
     fn new(seed: u64) -> Self {
-        Self { state: seed, spare_gaussian: None }
+        Self {
+            state: seed,
+            spare_gaussian: None,
+        }
     }
 
     fn next_u64(&mut self) -> u64 {

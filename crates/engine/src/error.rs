@@ -9,7 +9,7 @@ pub enum EngineError {
     PortRange { first: u16, last: u16 },
     #[error("no free RTP port pair in the configured range")]
     NoFreePorts,
-    #[error("call log {path}: {source}")]
+    #[error("call log {path}")]
     CallLog {
         path: PathBuf,
         #[source]

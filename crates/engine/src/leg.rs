@@ -9,17 +9,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ivory_rtp::{DigitSource, MediaEvent, MediaSession, PlaybackId, Prompt};
-use ivory_scenario::{Command, Event, Run};
+use ivory_scenario::{Command, Event, FinishReason, Run};
 use ivory_sip::sdp::{LocalMedia, MediaDirection};
 use ivory_sip::{CallEvent, InboundCall};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
+use crate::Engine;
 use crate::call_log::{HangupBy, LoggedDigit};
 use crate::leg_setup::{self, CallOutcome, RecordBuilder};
 use crate::ports::PortPair;
-use crate::Engine;
 
 /// A prompt load finished (or failed) on another task.
 struct LoadedPrompt {
@@ -200,22 +200,27 @@ impl Leg {
             source,
             at_ms: self.record.elapsed_ms(),
         });
-        self.run.handle_event(Instant::now().into_std(), Event::Digit(digit));
+        self.run
+            .handle_event(Instant::now().into_std(), Event::Digit(digit));
     }
 
     async fn on_command(&mut self, command: Command) {
         match command {
             Command::Play {
-                source,
-                loop_count,
-                ..
+                source, loop_count, ..
             } => {
                 let generation = self.start_load();
                 let prompts = self.engine.prompts.clone();
                 let loads = self.loads_tx.clone();
                 tokio::spawn(async move {
                     let result = prompts.file(&source).await.map_err(|e| e.to_string());
-                    loads.send(LoadedPrompt { generation, result, loop_count }).ok();
+                    loads
+                        .send(LoadedPrompt {
+                            generation,
+                            result,
+                            loop_count,
+                        })
+                        .ok();
                 });
             }
             Command::Say {
@@ -232,7 +237,13 @@ impl Leg {
                         .say(&text, language.as_deref(), speech_rate)
                         .await
                         .map_err(|e| e.to_string());
-                    loads.send(LoadedPrompt { generation, result, loop_count: 1 }).ok();
+                    loads
+                        .send(LoadedPrompt {
+                            generation,
+                            result,
+                            loop_count: 1,
+                        })
+                        .ok();
                 });
             }
             Command::StopPlayback => {
@@ -240,9 +251,21 @@ impl Leg {
                 self.playing = None;
                 self.media.stop_playback();
             }
-            Command::Hangup => self.end_by_ivory(HangupBy::Ivory, "scenario-hangup").await,
+            Command::Hangup => {
+                let reason = match self.run.finish_reason() {
+                    Some(FinishReason::HangupAction) => "hangup-action",
+                    Some(FinishReason::StepLimit) => "step-limit",
+                    _ => "scenario-end",
+                };
+                self.end_by_ivory(HangupBy::Ivory, reason).await;
+            }
             Command::Note(note) => {
                 info!(%note, "scenario note");
+                self.record.notes.push(note);
+            }
+            other => {
+                let note = format!("command not carried out by this runtime: {other:?}");
+                warn!(%note);
                 self.record.notes.push(note);
             }
         }
@@ -341,7 +364,9 @@ impl Leg {
             .outcome
             .unwrap_or_else(|| CallOutcome::new(HangupBy::System, "error"));
         let variables = self.run.report_variables();
-        let record = self.record.finish_answered(outcome, variables, leg_setup::rtp_summary(&stats));
+        let record =
+            self.record
+                .finish_answered(outcome, variables, leg_setup::rtp_summary(&stats));
         self.engine.call_log.append(record);
     }
 }

@@ -10,11 +10,11 @@ use ivory_scenario::Run;
 use ivory_sip::sdp::{AudioCodec, LocalMedia, SdpAnswer};
 use ivory_sip::{CallEvent, CallInfo, InboundCall};
 use tokio::time::Instant;
-use tracing::{info, warn, Instrument};
+use tracing::{Instrument, info, warn};
 
+use crate::Engine;
 use crate::call_log::{CallRecord, HangupBy, LoggedDigit, RtpSummary};
 use crate::leg::Leg;
-use crate::Engine;
 
 /// How a call ended.
 #[derive(Debug, Clone)]
@@ -62,7 +62,13 @@ impl RecordBuilder {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    fn finish(self, status: u16, outcome: CallOutcome, variables: BTreeMap<String, String>, rtp: RtpSummary) -> CallRecord {
+    fn finish(
+        self,
+        status: u16,
+        outcome: CallOutcome,
+        variables: BTreeMap<String, String>,
+        rtp: RtpSummary,
+    ) -> CallRecord {
         let duration_ms = self.elapsed_ms();
         CallRecord {
             call_id: self.info.call_id,
@@ -87,12 +93,22 @@ impl RecordBuilder {
         }
     }
 
-    pub(crate) fn finish_answered(self, outcome: CallOutcome, variables: BTreeMap<String, String>, rtp: RtpSummary) -> CallRecord {
+    pub(crate) fn finish_answered(
+        self,
+        outcome: CallOutcome,
+        variables: BTreeMap<String, String>,
+        rtp: RtpSummary,
+    ) -> CallRecord {
         self.finish(200, outcome, variables, rtp)
     }
 
     fn finish_unanswered(self, status: u16, by: HangupBy, reason: &str) -> CallRecord {
-        self.finish(status, CallOutcome::new(by, reason), BTreeMap::new(), RtpSummary::default())
+        self.finish(
+            status,
+            CallOutcome::new(by, reason),
+            BTreeMap::new(),
+            RtpSummary::default(),
+        )
     }
 }
 
@@ -116,13 +132,16 @@ pub(crate) async fn handle_inbound(engine: Arc<Engine>, call: InboundCall) {
     let span = tracing::info_span!("call", call_id = %call.info().call_id);
     async move {
         let mut record = RecordBuilder::new(call.info());
-        let reject = |call: &InboundCall, record: RecordBuilder, status: u16, by: HangupBy, reason: &str| {
-            if let Err(error) = call.reject(status) {
-                warn!(%error, status, "cannot send the rejection");
-            }
-            info!(status, reason, "call refused");
-            engine.call_log.append(record.finish_unanswered(status, by, reason));
-        };
+        let reject =
+            |call: &InboundCall, record: RecordBuilder, status: u16, by: HangupBy, reason: &str| {
+                if let Err(error) = call.reject(status) {
+                    warn!(%error, status, "cannot send the rejection");
+                }
+                info!(status, reason, "call refused");
+                engine
+                    .call_log
+                    .append(record.finish_unanswered(status, by, reason));
+            };
 
         let Some(route) = engine.router.route(&call.info().request_user).cloned() else {
             return reject(&call, record, 404, HangupBy::Ivory, "not-found");
@@ -177,8 +196,14 @@ pub(crate) async fn handle_inbound(engine: Arc<Engine>, call: InboundCall) {
         }
         record.answer_time = Some(wall_clock_now());
         info!(number = %route.pattern, scenario = %route.scenario_name, "answered");
-        let run = Run::new(route.program.clone(), implicit_variables(call.info(), &record), std::time::Instant::now());
-        Leg::new(engine.clone(), call, media, run, ports, local, record).run().await;
+        let run = Run::new(
+            route.program.clone(),
+            implicit_variables(call.info(), &record),
+            std::time::Instant::now(),
+        );
+        Leg::new(engine.clone(), call, media, run, ports, local, record)
+            .run()
+            .await;
     }
     .instrument(span)
     .await
@@ -210,7 +235,10 @@ fn media_session(answer: &SdpAnswer) -> Result<MediaSession, String> {
     let config = MediaConfig {
         codec,
         audio_payload_type: payload_type(media.audio_payload_type)?,
-        telephone_event_payload_type: media.telephone_event_payload_type.map(payload_type).transpose()?,
+        telephone_event_payload_type: media
+            .telephone_event_payload_type
+            .map(payload_type)
+            .transpose()?,
         remote: media.remote_rtp,
         ssrc: Ssrc(rand::random()),
         initial_sequence: SeqNo(rand::random()),
@@ -227,6 +255,9 @@ fn implicit_variables(info: &CallInfo, record: &RecordBuilder) -> BTreeMap<Strin
         ("callId".to_string(), info.call_id.clone()),
         ("direction".to_string(), "INBOUND".to_string()),
         ("startTime".to_string(), record.start_time.clone()),
-        ("answerTime".to_string(), record.answer_time.clone().unwrap_or_default()),
+        (
+            "answerTime".to_string(),
+            record.answer_time.clone().unwrap_or_default(),
+        ),
     ])
 }

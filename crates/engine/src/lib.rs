@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ivory_sip::InboundCall;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{Semaphore, mpsc};
 use tracing::warn;
 
 pub use call_log::{CallLog, CallRecord};
@@ -63,7 +63,13 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(config: EngineConfig, router: Router, ports: PortAllocator, prompts: Arc<PromptStore>, call_log: CallLog) -> Self {
+    pub fn new(
+        config: EngineConfig,
+        router: Router,
+        ports: PortAllocator,
+        prompts: Arc<PromptStore>,
+        call_log: CallLog,
+    ) -> Self {
         let calls = Arc::new(Semaphore::new(config.max_calls));
         Self {
             config,

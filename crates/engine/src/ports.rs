@@ -96,7 +96,11 @@ impl PortAllocator {
         let pairs = (state.last - state.first + 1) / 2;
         for _ in 0..pairs {
             let candidate = state.next;
-            state.next = if candidate + 3 > state.last { state.first } else { candidate + 2 };
+            state.next = if candidate + 3 > state.last {
+                state.first
+            } else {
+                candidate + 2
+            };
             if candidate < state.last && state.in_use.insert(candidate) {
                 return Some(candidate);
             }
@@ -110,7 +114,10 @@ impl PortAllocator {
         }
     }
 
-    fn bind_pair(&self, port: u16) -> std::io::Result<(tokio::net::UdpSocket, tokio::net::UdpSocket)> {
+    fn bind_pair(
+        &self,
+        port: u16,
+    ) -> std::io::Result<(tokio::net::UdpSocket, tokio::net::UdpSocket)> {
         let bind = |port| -> std::io::Result<tokio::net::UdpSocket> {
             let socket = std::net::UdpSocket::bind(SocketAddr::new(self.bind_ip, port))?;
             socket.set_nonblocking(true)?;

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use ivory_rtp::Prompt;
 
@@ -41,7 +41,9 @@ impl PromptStore {
             reason,
         };
         if source.starts_with("http://") || source.starts_with("https://") {
-            return Err(fail("fetching prompts over HTTP is not supported yet".into()));
+            return Err(fail(
+                "fetching prompts over HTTP is not supported yet".into(),
+            ));
         }
         let relative = source.strip_prefix("file:").unwrap_or(source);
         let path = self.resolve(relative).ok_or_else(|| {
@@ -61,7 +63,12 @@ impl PromptStore {
     }
 
     /// The synthesised prompt for a `say` text.
-    pub async fn say(&self, text: &str, language: Option<&str>, speech_rate: f32) -> Result<Prompt, EngineError> {
+    pub async fn say(
+        &self,
+        text: &str,
+        language: Option<&str>,
+        speech_rate: f32,
+    ) -> Result<Prompt, EngineError> {
         let tts = self
             .tts
             .as_ref()
@@ -73,10 +80,11 @@ impl PromptStore {
             return Ok(prompt);
         }
         let wav = tts.synthesise(text, &voice, words_per_minute, &key).await?;
-        let samples = tokio::task::spawn_blocking(move || ivory_dsp::decode::decode_audio(&wav, Some("wav")))
-            .await
-            .map_err(|e| EngineError::Tts(e.to_string()))?
-            .map_err(|e| EngineError::Tts(e.to_string()))?;
+        let samples =
+            tokio::task::spawn_blocking(move || ivory_dsp::decode::decode_audio(&wav, Some("wav")))
+                .await
+                .map_err(|e| EngineError::Tts(e.to_string()))?
+                .map_err(|e| EngineError::Tts(e.to_string()))?;
         let prompt = Prompt::from_samples(samples.into());
         self.remember(key, prompt.clone());
         Ok(prompt)
@@ -103,7 +111,10 @@ impl PromptStore {
 
 /// The espeak-ng voice for an Infobip-style language code (`en`, `en-US`, `de-DE`, `sv-SE`, ...).
 pub fn espeak_voice(language: Option<&str>) -> String {
-    let code = language.unwrap_or("en-US").to_ascii_lowercase().replace('_', "-");
+    let code = language
+        .unwrap_or("en-US")
+        .to_ascii_lowercase()
+        .replace('_', "-");
     match code.as_str() {
         "en" | "en-us" => "en-us".into(),
         "en-gb" | "en-uk" => "en-gb".into(),
@@ -142,8 +153,16 @@ impl EspeakTts {
         }
     }
 
-    async fn synthesise(&self, text: &str, voice: &str, words_per_minute: u32, key: &str) -> Result<Vec<u8>, EngineError> {
-        let cached = self.cache_dir.join(format!("{:016x}.wav", fnv1a(key.as_bytes())));
+    async fn synthesise(
+        &self,
+        text: &str,
+        voice: &str,
+        words_per_minute: u32,
+        key: &str,
+    ) -> Result<Vec<u8>, EngineError> {
+        let cached = self
+            .cache_dir
+            .join(format!("{:016x}.wav", fnv1a(key.as_bytes())));
         if let Ok(bytes) = tokio::fs::read(&cached).await {
             return Ok(bytes);
         }
@@ -154,7 +173,9 @@ impl EspeakTts {
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| EngineError::Tts(format!("cannot start {}: {e}", self.program.display())))?;
+            .map_err(|e| {
+                EngineError::Tts(format!("cannot start {}: {e}", self.program.display()))
+            })?;
         // The text goes through standard input so that a text starting with '-' is never an option.
         if let Some(mut stdin) = child.stdin.take() {
             use tokio::io::AsyncWriteExt;
@@ -209,9 +230,15 @@ mod tests {
         let store = PromptStore::new(PathBuf::from("/nonexistent-sounds"), None);
         for bad in ["../etc/passwd", "/etc/passwd", "a/../../b.wav", ""] {
             let error = store.file(bad).await.expect_err("must be refused");
-            assert!(error.to_string().contains("relative path"), "{bad}: {error}");
+            assert!(
+                error.to_string().contains("relative path"),
+                "{bad}: {error}"
+            );
         }
-        let error = store.file("https://example.com/a.wav").await.expect_err("not yet");
+        let error = store
+            .file("https://example.com/a.wav")
+            .await
+            .expect_err("not yet");
         assert!(error.to_string().contains("HTTP"));
     }
 }

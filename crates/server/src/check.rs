@@ -22,13 +22,21 @@ pub fn main(files: &[std::path::PathBuf]) -> ExitCode {
             }
         }
     }
-    if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn check_file(file: &Path) -> Result<String, Vec<String>> {
-    let is_toml = file.extension().is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+    let is_toml = file
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
     if is_toml {
-        return config::load(file).map(|_| String::new()).map_err(|e| vec![e.to_string()]);
+        return config::load(file)
+            .map(|_| String::new())
+            .map_err(|e| vec![e.to_string()]);
     }
     let text = std::fs::read_to_string(file).map_err(|e| vec![format!("cannot read: {e}")])?;
     match ivory_scenario::compile(&text) {
@@ -40,7 +48,11 @@ fn check_file(file: &Path) -> Result<String, Vec<String>> {
                 format!(
                     " ({} warning(s))\n{}",
                     warnings.len(),
-                    warnings.iter().map(|w| format!("  warning: {w}")).collect::<Vec<_>>().join("\n")
+                    warnings
+                        .iter()
+                        .map(|w| format!("  warning: {w}"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
                 )
             })
         }

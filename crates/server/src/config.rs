@@ -281,7 +281,10 @@ pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
     if config.tts.provider != "espeak-ng" {
         return Err(value_error(
             "tts.provider",
-            format!("unknown provider {:?} (available: \"espeak-ng\")", config.tts.provider),
+            format!(
+                "unknown provider {:?} (available: \"espeak-ng\")",
+                config.tts.provider
+            ),
         ));
     }
     if config.calls.max_calls == 0 {
@@ -289,7 +292,10 @@ pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
     }
     for (index, number) in config.numbers.iter().enumerate() {
         if number.number.is_empty() {
-            return Err(value_error(&format!("numbers[{index}].number"), "must not be empty".into()));
+            return Err(value_error(
+                &format!("numbers[{index}].number"),
+                "must not be empty".into(),
+            ));
         }
     }
     Ok(config)
@@ -325,8 +331,14 @@ pub fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
     let (first, last) = text
         .split_once('-')
         .ok_or_else(|| format!("{text:?} is not FIRST-LAST"))?;
-    let first: u16 = first.trim().parse().map_err(|_| format!("{first:?} is not a port"))?;
-    let last: u16 = last.trim().parse().map_err(|_| format!("{last:?} is not a port"))?;
+    let first: u16 = first
+        .trim()
+        .parse()
+        .map_err(|_| format!("{first:?} is not a port"))?;
+    let last: u16 = last
+        .trim()
+        .parse()
+        .map_err(|_| format!("{last:?} is not a port"))?;
     if first < 1024 || last <= first {
         return Err(format!("{text:?}: need 1024 <= FIRST < LAST"));
     }
@@ -346,7 +358,8 @@ mod tests {
 
     #[test]
     fn unknown_keys_name_the_key_and_line() {
-        let error = parse("[sip]\nlisten = []\nlisten_typo = 1\n", "t.toml").expect_err("unknown key");
+        let error =
+            parse("[sip]\nlisten = []\nlisten_typo = 1\n", "t.toml").expect_err("unknown key");
         let text = error.to_string();
         assert!(text.contains("listen_typo"), "{text}");
         assert!(text.contains("line 3"), "{text}");
@@ -356,7 +369,8 @@ mod tests {
     fn bad_values_name_the_key() {
         let error = parse("[rtp]\nport_range = \"3000\"\n", "t.toml").expect_err("bad range");
         assert!(error.to_string().contains("rtp.port_range"), "{error}");
-        let error = parse("[sip]\nlisten = [\"sctp:1.2.3.4:5\"]\n", "t.toml").expect_err("bad transport");
+        let error =
+            parse("[sip]\nlisten = [\"sctp:1.2.3.4:5\"]\n", "t.toml").expect_err("bad transport");
         assert!(error.to_string().contains("sip.listen[0]"), "{error}");
         let error = parse("[[numbers]]\nnumber = \"1\"\n", "t.toml").expect_err("missing scenario");
         assert!(error.to_string().contains("scenario"), "{error}");

@@ -12,10 +12,15 @@ use ivory_engine::Engine;
 pub async fn bind(
     address: SocketAddr,
     engine: Arc<Engine>,
-) -> std::io::Result<(SocketAddr, impl std::future::Future<Output = std::io::Result<()>>)> {
+) -> std::io::Result<(
+    SocketAddr,
+    impl std::future::Future<Output = std::io::Result<()>>,
+)> {
     let listener = tokio::net::TcpListener::bind(address).await?;
     let bound = listener.local_addr()?;
-    let app = Router::new().route("/health", get(health)).with_state(engine);
+    let app = Router::new()
+        .route("/health", get(health))
+        .with_state(engine);
     Ok((bound, async move { axum::serve(listener, app).await }))
 }
 

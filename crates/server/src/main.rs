@@ -15,7 +15,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "ivory", version, about = "SIP/RTP media server with a built-in IVR runtime")]
+#[command(
+    name = "ivory",
+    version,
+    about = "SIP/RTP media server with a built-in IVR runtime"
+)]
 struct Cli {
     #[command(subcommand)]
     command: CommandLine,

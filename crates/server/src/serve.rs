@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use ivory_engine::{CallLog, Engine, EngineConfig, EspeakTts, NumberRoute, PortAllocator, PromptStore, Router};
+use ivory_engine::{
+    CallLog, Engine, EngineConfig, EspeakTts, NumberRoute, PortAllocator, PromptStore, Router,
+};
 use tracing::{error, info, warn};
 
 use crate::config::{self, Config};
@@ -17,7 +19,10 @@ use crate::config::{self, Config};
 pub fn main(config_path: Option<PathBuf>) -> ExitCode {
     let config = match &config_path {
         Some(path) => config::load(path),
-        None => config::parse(config::EMBEDDED_DEFAULTS, "embedded defaults (config/ivory.toml)"),
+        None => config::parse(
+            config::EMBEDDED_DEFAULTS,
+            "embedded defaults (config/ivory.toml)",
+        ),
     };
     let config = match config {
         Ok(config) => config,
@@ -27,7 +32,10 @@ pub fn main(config_path: Option<PathBuf>) -> ExitCode {
         }
     };
     init_tracing(&config);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("ivory: cannot start the runtime: {error}");
@@ -45,7 +53,11 @@ pub fn main(config_path: Option<PathBuf>) -> ExitCode {
 
 fn init_tracing(config: &Config) {
     // rsipstack logs every datagram at info; keep it at warn unless asked.
-    let default = config.log.level.clone().unwrap_or_else(|| "info,rsipstack=warn".into());
+    let default = config
+        .log
+        .level
+        .clone()
+        .unwrap_or_else(|| "info,rsipstack=warn".into());
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
@@ -59,16 +71,17 @@ async fn serve(config: Config) -> Result<()> {
     let uses_say = routes.iter().any(|(_, uses_say)| *uses_say);
     let router = Router::new(routes.into_iter().map(|(route, _)| route).collect());
 
-    let tts = match EspeakTts::locate(config.tts.program.clone(), config.tts.cache_dir.clone()).await {
-        Ok(tts) => Some(tts),
-        Err(error) if uses_say => {
-            anyhow::bail!("a scenario uses `say`, but text-to-speech is unavailable: {error}")
-        }
-        Err(error) => {
-            warn!(%error, "text-to-speech unavailable (no scenario uses `say`)");
-            None
-        }
-    };
+    let tts =
+        match EspeakTts::locate(config.tts.program.clone(), config.tts.cache_dir.clone()).await {
+            Ok(tts) => Some(tts),
+            Err(error) if uses_say => {
+                anyhow::bail!("a scenario uses `say`, but text-to-speech is unavailable: {error}")
+            }
+            Err(error) => {
+                warn!(%error, "text-to-speech unavailable (no scenario uses `say`)");
+                None
+            }
+        };
     if !config.media.sounds_dir.is_dir() {
         warn!(dir = %config.media.sounds_dir.display(), "sounds directory not found; file prompts will fail");
     }
@@ -78,7 +91,8 @@ async fn serve(config: Config) -> Result<()> {
     let ports = PortAllocator::new(config.rtp.bind_address, first_port, last_port)?;
     let call_log = CallLog::open(&config.calls.log).await?;
     if let Some(dir) = storage_dir(&config.storage.url) {
-        std::fs::create_dir_all(&dir).with_context(|| format!("storage directory {}", dir.display()))?;
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("storage directory {}", dir.display()))?;
     }
 
     let engine = Arc::new(Engine::new(
@@ -115,7 +129,12 @@ async fn serve(config: Config) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "ivory {}", env!("CARGO_PKG_VERSION"))?;
     for listener in sip.listeners() {
-        writeln!(stdout, "sip {} {}", listener.transport.as_str(), listener.address)?;
+        writeln!(
+            stdout,
+            "sip {} {}",
+            listener.transport.as_str(),
+            listener.address
+        )?;
     }
     writeln!(stdout, "rtp {first_port}-{last_port}")?;
     writeln!(stdout, "http {http_address}")?;
@@ -127,12 +146,18 @@ async fn serve(config: Config) -> Result<()> {
     let engine_task = tokio::spawn(engine.clone().run(incoming));
     let http_task = tokio::spawn(http_server);
     shutdown_signal().await;
-    info!(live_calls = engine.live_calls(), "shutting down: no new calls; waiting for live calls");
+    info!(
+        live_calls = engine.live_calls(),
+        "shutting down: no new calls; waiting for live calls"
+    );
     // Dropping the engine's receiver makes the dispatcher answer new INVITEs with 503 while the
     // live calls (each on its own task) run to their end.
     engine_task.abort();
     if !engine.drain(Duration::from_secs(30)).await {
-        warn!(live_calls = engine.live_calls(), "calls still live after 30 s; stopping anyway");
+        warn!(
+            live_calls = engine.live_calls(),
+            "calls still live after 30 s; stopping anyway"
+        );
     }
     sip.shutdown();
     http_task.abort();
@@ -143,14 +168,15 @@ async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(error) => {
-                error!(%error, "cannot listen for SIGTERM");
-                interrupt.await.ok();
-                return;
-            }
-        };
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(error) => {
+                    error!(%error, "cannot listen for SIGTERM");
+                    interrupt.await.ok();
+                    return;
+                }
+            };
         tokio::select! {
             _ = interrupt => {}
             _ = terminate.recv() => {}
@@ -169,7 +195,10 @@ fn load_routes(config: &Config) -> Result<Vec<(NumberRoute, bool)>> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(error) => {
-                problems.push(format!("numbers[{index}].scenario: cannot read {}: {error}", path.display()));
+                problems.push(format!(
+                    "numbers[{index}].scenario: cannot read {}: {error}",
+                    path.display()
+                ));
                 continue;
             }
         };
@@ -207,7 +236,9 @@ fn load_routes(config: &Config) -> Result<Vec<(NumberRoute, bool)>> {
 
 fn mentions_key(json: &serde_json::Value, key: &str) -> bool {
     match json {
-        serde_json::Value::Object(map) => map.contains_key(key) || map.values().any(|v| mentions_key(v, key)),
+        serde_json::Value::Object(map) => {
+            map.contains_key(key) || map.values().any(|v| mentions_key(v, key))
+        }
         serde_json::Value::Array(items) => items.iter().any(|v| mentions_key(v, key)),
         _ => false,
     }
@@ -216,5 +247,8 @@ fn mentions_key(json: &serde_json::Value, key: &str) -> bool {
 /// The directory a `sqlite://` URL's file lives in.
 fn storage_dir(url: &str) -> Option<PathBuf> {
     let path = url.strip_prefix("sqlite://")?;
-    PathBuf::from(path).parent().map(PathBuf::from).filter(|p| !p.as_os_str().is_empty())
+    PathBuf::from(path)
+        .parent()
+        .map(PathBuf::from)
+        .filter(|p| !p.as_os_str().is_empty())
 }

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 #[derive(Debug, thiserror::Error)]
 pub enum SipError {
     /// A listener could not be bound.
-    #[error("cannot listen on {transport} {address}: {source}")]
+    #[error("cannot listen on {transport} {address}")]
     Bind {
         transport: &'static str,
         address: SocketAddr,

@@ -31,7 +31,11 @@ pub fn check_invite(headers: &InviteHeaders<'_>) -> Option<Refusal> {
         .flat_map(|value| value.split(','))
         .map(str::trim)
         .filter(|tag| !tag.is_empty())
-        .filter(|tag| !SUPPORTED_OPTION_TAGS.iter().any(|s| s.eq_ignore_ascii_case(tag)))
+        .filter(|tag| {
+            !SUPPORTED_OPTION_TAGS
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(tag))
+        })
         .collect();
     if !unsupported.is_empty() {
         return Some(Refusal {
@@ -67,8 +71,20 @@ fn accepts_sdp(accept: &[&str]) -> bool {
     accept
         .iter()
         .flat_map(|value| value.split(','))
-        .map(|range| range.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
-        .any(|range| matches!(range.as_str(), "application/sdp" | "application/*" | "*/*" | ""))
+        .map(|range| {
+            range
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .any(|range| {
+            matches!(
+                range.as_str(),
+                "application/sdp" | "application/*" | "*/*" | ""
+            )
+        })
 }
 
 #[cfg(test)]
@@ -97,7 +113,10 @@ mod tests {
         assert_eq!(refusal.status, 420);
         assert_eq!(
             refusal.headers,
-            vec![("Unsupported", "nothingSupportsThis, nothingSupportsThisEither".to_string())]
+            vec![(
+                "Unsupported",
+                "nothingSupportsThis, nothingSupportsThisEither".to_string()
+            )]
         );
     }
 

@@ -19,9 +19,9 @@ use goertzel_nostd::Parameters;
 use crate::{DtmfDigit, SAMPLE_RATE_HZ};
 
 /// Samples per analysis window (20 ms).
-pub(crate) const WINDOW_SAMPLES: usize = 160;
+pub const WINDOW_SAMPLES: usize = 160;
 /// Samples between the starts of two consecutive windows (5 ms).
-pub(crate) const HOP_SAMPLES: usize = 40;
+pub const HOP_SAMPLES: usize = 40;
 
 const LOW_GROUP_HZ: [f32; 4] = [697.0, 770.0, 852.0, 941.0];
 const HIGH_GROUP_HZ: [f32; 4] = [1209.0, 1336.0, 1477.0, 1633.0];
@@ -29,7 +29,12 @@ const DIGITS_BY_ROW_AND_COLUMN: [[DtmfDigit; 4]; 4] = [
     [DtmfDigit::D1, DtmfDigit::D2, DtmfDigit::D3, DtmfDigit::A],
     [DtmfDigit::D4, DtmfDigit::D5, DtmfDigit::D6, DtmfDigit::B],
     [DtmfDigit::D7, DtmfDigit::D8, DtmfDigit::D9, DtmfDigit::C],
-    [DtmfDigit::Star, DtmfDigit::D0, DtmfDigit::Pound, DtmfDigit::D],
+    [
+        DtmfDigit::Star,
+        DtmfDigit::D0,
+        DtmfDigit::Pound,
+        DtmfDigit::D,
+    ],
 ];
 
 /// Resolution and reach of the window's magnitude-response table, used to undo the loss of a
@@ -89,12 +94,14 @@ pub(crate) struct Measurement {
 impl Measurement {
     /// The measured frequency of the strongest low-group tone.
     pub(crate) fn low_frequency_hz(&self) -> Option<f32> {
-        self.low_deviation.map(|deviation| LOW_GROUP_HZ[self.row] * (1.0 + deviation))
+        self.low_deviation
+            .map(|deviation| LOW_GROUP_HZ[self.row] * (1.0 + deviation))
     }
 
     /// The measured frequency of the strongest high-group tone.
     pub(crate) fn high_frequency_hz(&self) -> Option<f32> {
-        self.high_deviation.map(|deviation| HIGH_GROUP_HZ[self.column] * (1.0 + deviation))
+        self.high_deviation
+            .map(|deviation| HIGH_GROUP_HZ[self.column] * (1.0 + deviation))
     }
 
     /// The digit this window holds, if every test passes.
@@ -148,7 +155,11 @@ impl ToneBank {
     pub(crate) fn new() -> Self {
         let sample_rate = SAMPLE_RATE_HZ as f32;
         let filters = std::array::from_fn(|index| {
-            let frequency_hz = if index < 4 { LOW_GROUP_HZ[index] } else { HIGH_GROUP_HZ[index - 4] };
+            let frequency_hz = if index < 4 {
+                LOW_GROUP_HZ[index]
+            } else {
+                HIGH_GROUP_HZ[index - 4]
+            };
             let hop_phase = std::f32::consts::TAU * frequency_hz * HOP_SAMPLES as f32 / sample_rate;
             ToneFilter {
                 frequency_hz,
@@ -202,16 +213,24 @@ impl ToneBank {
         let mut outputs = [(0.0f32, 0.0f32); 8];
         let mut powers = [0.0f32; 8];
         for ((filter, output), power) in self.filters.iter().zip(&mut outputs).zip(&mut powers) {
-            *output = filter.parameters.start().add_samples(self.weighted.iter()).finish();
+            *output = filter
+                .parameters
+                .start()
+                .add_samples(self.weighted.iter())
+                .finish();
             // A sine of amplitude A gives |output| = A * window_sum / 2: its power A^2 / 2 is
             // 2 |output|^2 / window_sum^2.
-            *power = 2.0 * (output.0 * output.0 + output.1 * output.1) / (self.window_sum * self.window_sum);
+            *power = 2.0 * (output.0 * output.0 + output.1 * output.1)
+                / (self.window_sum * self.window_sum);
         }
 
         let (row, low_power, low_runner_up) = strongest(&powers[..4]);
         let (column, high_power, high_runner_up) = strongest(&powers[4..]);
         let (low_deviation, high_deviation) = if self.has_previous {
-            (Some(self.deviation(row, &outputs)), Some(self.deviation(column + 4, &outputs)))
+            (
+                Some(self.deviation(row, &outputs)),
+                Some(self.deviation(column + 4, &outputs)),
+            )
         } else {
             (None, None)
         };
@@ -220,8 +239,13 @@ impl ToneBank {
             let gain = self.response_at(offset_hz);
             power / (gain * gain)
         };
-        let tone_power = corrected(low_power, row, low_deviation) + corrected(high_power, column + 4, high_deviation);
-        let energy_share = if window_power > 0.0 { tone_power / window_power } else { 0.0 };
+        let tone_power = corrected(low_power, row, low_deviation)
+            + corrected(high_power, column + 4, high_deviation);
+        let energy_share = if window_power > 0.0 {
+            tone_power / window_power
+        } else {
+            0.0
+        };
 
         self.previous = outputs;
         self.has_previous = true;
@@ -252,7 +276,8 @@ impl ToneBank {
         }
         let filter = &self.filters[index];
         let excess = wrap_phase(advance_im.atan2(advance_re) - filter.hop_phase);
-        let offset_hz = excess * SAMPLE_RATE_HZ as f32 / (std::f32::consts::TAU * HOP_SAMPLES as f32);
+        let offset_hz =
+            excess * SAMPLE_RATE_HZ as f32 / (std::f32::consts::TAU * HOP_SAMPLES as f32);
         offset_hz / filter.frequency_hz
     }
 

@@ -1,0 +1,393 @@
+//! [`MediaSession`]: one call leg's RTP, tying together pacing, playback, latching, the jitter
+//! buffer and digit detection. The run loop is in the crate docs.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use ivory_dsp::{Codec, DtmfDigit, FRAME_SAMPLES, InbandDtmfDetector};
+
+use crate::jitter_buffer::JitterBuffer;
+use crate::latching::RemoteLatch;
+use crate::pacing::{PendingFrame, TickClock, TransmitQueue};
+use crate::packet::{Datagram, RTP_HEADER_LEN, RtpHeader, RtpPacket};
+use crate::playback::{FrameAudio, Playback};
+use crate::telephone_event::{
+    TELEPHONE_EVENT_PAYLOAD_LEN, TelephoneEventPayload, TelephoneEventReceiver,
+};
+use crate::{PayloadType, PlaybackId, Prompt, RtpTimestamp, SeqNo, Ssrc};
+
+/// Smallest `out` buffer [`MediaSession::poll_transmit`] writes into (one G.711 packet).
+pub const MIN_TRANSMIT_BUFFER: usize = RTP_HEADER_LEN + FRAME_SAMPLES;
+
+/// What the session needs to know, from SDP and the caller's random choices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaConfig {
+    pub codec: Codec,
+    pub audio_payload_type: PayloadType,
+    pub telephone_event_payload_type: Option<PayloadType>,
+    /// The address from SDP; symmetric RTP latching overrides it.
+    pub remote: Option<SocketAddr>,
+    pub ssrc: Ssrc,
+    pub initial_sequence: SeqNo,
+    pub initial_timestamp: RtpTimestamp,
+    /// Run the in-band DTMF detector on received audio (until RFC 4733 shows up).
+    pub inband_dtmf: bool,
+}
+
+/// Something the IVR must hear about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaEvent {
+    /// A key press, reported once.
+    Digit {
+        digit: DtmfDigit,
+        source: DigitSource,
+    },
+    /// The prompt started by [`MediaSession::play`] has been sent completely (reported on the
+    /// tick after its last frame, i.e. once that frame's 20 ms are over). Not reported for a
+    /// prompt that was replaced or stopped.
+    PlaybackFinished { id: PlaybackId },
+}
+
+/// How a digit arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DigitSource {
+    /// RFC 4733 telephone-event packets.
+    Rfc4733,
+    /// DTMF tones in the audio.
+    Inband,
+}
+
+/// Counters for the call log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MediaStats {
+    /// Valid RTP packets of a known payload type accepted from the remote.
+    pub packets_in: u64,
+    /// RTP packets handed out by `poll_transmit`.
+    pub packets_out: u64,
+    /// Audio packets never received (RFC 3550: expected minus received).
+    pub lost: u64,
+    /// Audio packets that arrived after their playout time.
+    pub late: u64,
+    /// Audio packets received twice.
+    pub duplicates: u64,
+    /// When the last accepted packet arrived (for RTP-timeout detection).
+    pub last_received: Option<Instant>,
+}
+
+/// An in-band DTMF detector fed with played-out audio. Implemented by
+/// [`ivory_dsp::InbandDtmfDetector`], the default; other implementations serve tests.
+pub trait DigitDetector {
+    /// Feeds 8 kHz linear samples.
+    fn push_samples(&mut self, samples: &[i16]);
+    /// The next confirmed digit.
+    fn poll_digit(&mut self) -> Option<DtmfDigit>;
+}
+
+impl DigitDetector for InbandDtmfDetector {
+    fn push_samples(&mut self, samples: &[i16]) {
+        InbandDtmfDetector::push_samples(self, samples);
+    }
+
+    fn poll_digit(&mut self) -> Option<DtmfDigit> {
+        InbandDtmfDetector::poll_digit(self)
+    }
+}
+
+/// One call leg's media. See the crate docs for the run loop and the contract.
+pub struct MediaSession<D = InbandDtmfDetector> {
+    codec: Codec,
+    silence_byte: u8,
+    audio_payload_type: PayloadType,
+    event_payload_type: Option<PayloadType>,
+    /// A dynamic payload type seen carrying telephone-events although SDP named another (sipp
+    /// sends 96 whatever was negotiated).
+    learned_event_payload_type: Option<PayloadType>,
+    ssrc: Ssrc,
+    initial_timestamp: RtpTimestamp,
+    next_sequence: SeqNo,
+    latch: RemoteLatch,
+    clock: TickClock,
+    sending: bool,
+    marker_pending: bool,
+    playback: Playback,
+    queue: TransmitQueue,
+    jitter_buffer: JitterBuffer,
+    telephone_events: TelephoneEventReceiver,
+    /// `None` when disabled by config or switched off by RFC 4733.
+    inband: Option<D>,
+    events: VecDeque<MediaEvent>,
+    packets_in: u64,
+    packets_out: u64,
+    last_received: Option<Instant>,
+    played_frame: [i16; FRAME_SAMPLES],
+}
+
+impl<D> std::fmt::Debug for MediaSession<D> {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("MediaSession")
+            .field("ssrc", &self.ssrc)
+            .field("remote", &self.latch.remote())
+            .field("sending", &self.sending)
+            .field("playing", &self.playback.is_playing())
+            .field("next_deadline", &self.clock.next_deadline())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a received RTP packet carries.
+enum Content {
+    Audio,
+    TelephoneEvent,
+    /// A telephone-event start on a dynamic payload type SDP did not name; learned on accept.
+    UnannouncedTelephoneEvent,
+}
+
+impl MediaSession<InbandDtmfDetector> {
+    /// A session whose clock starts at `now` (the first packet is due at once).
+    pub fn new(config: MediaConfig, now: Instant) -> Self {
+        Self::with_detector(config, now, InbandDtmfDetector::new())
+    }
+}
+
+impl<D: DigitDetector> MediaSession<D> {
+    /// A session with a specific in-band detector (used only if `config.inband_dtmf`).
+    pub fn with_detector(config: MediaConfig, now: Instant, detector: D) -> Self {
+        MediaSession {
+            codec: config.codec,
+            silence_byte: config.codec.encode_sample(0),
+            audio_payload_type: config.audio_payload_type,
+            event_payload_type: config.telephone_event_payload_type,
+            learned_event_payload_type: None,
+            ssrc: config.ssrc,
+            initial_timestamp: config.initial_timestamp,
+            next_sequence: config.initial_sequence,
+            latch: RemoteLatch::new(config.remote),
+            clock: TickClock::new(now),
+            sending: true,
+            marker_pending: true,
+            playback: Playback::default(),
+            queue: TransmitQueue::default(),
+            jitter_buffer: JitterBuffer::new(config.codec),
+            telephone_events: TelephoneEventReceiver::new(),
+            inband: config.inband_dtmf.then_some(detector),
+            events: VecDeque::with_capacity(8),
+            packets_in: 0,
+            packets_out: 0,
+            last_received: None,
+            played_frame: [0; FRAME_SAMPLES],
+        }
+    }
+
+    /// Handles one datagram from the RTP socket. Never panics, whatever the bytes; anything
+    /// malformed, RTCP, or of an unknown payload type is ignored.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        let Ok(Datagram::Rtp(packet)) = Datagram::parse(datagram) else {
+            return;
+        };
+        let Some(content) = self.classify(&packet) else {
+            return;
+        };
+        if !self.latch.observe(from) {
+            return;
+        }
+        self.packets_in += 1;
+        self.last_received = Some(now);
+        match content {
+            Content::Audio => {
+                self.jitter_buffer.insert(now, &packet);
+            }
+            Content::TelephoneEvent | Content::UnannouncedTelephoneEvent => {
+                if matches!(content, Content::UnannouncedTelephoneEvent) {
+                    self.learned_event_payload_type = Some(packet.payload_type);
+                }
+                // A caller sending RFC 4733 may send the tone in the audio too; from now on
+                // RFC 4733 alone reports digits. Anything the detector half-heard is dropped.
+                self.inband = None;
+                if let Some(digit) = self.telephone_events.handle_packet(now, &packet) {
+                    self.events.push_back(MediaEvent::Digit {
+                        digit,
+                        source: DigitSource::Rfc4733,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Runs the due 20 ms ticks (send, play out, detect) and expires RFC 4733 events.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.telephone_events.handle_timeout(now);
+        let due = self.clock.claim_due(now);
+        for index in due.first..due.first + due.count {
+            self.tick(index);
+        }
+    }
+
+    /// Writes the next packet into `out` and returns its length and destination. `out` must hold
+    /// [`MIN_TRANSMIT_BUFFER`] bytes (a 1500-byte buffer is the usual choice); when it does not,
+    /// nothing is written and `None` is returned.
+    pub fn poll_transmit(&mut self, out: &mut [u8]) -> Option<(usize, SocketAddr)> {
+        let packet = out.get_mut(..MIN_TRANSMIT_BUFFER)?;
+        let remote = self.latch.remote()?;
+        if !self.sending {
+            self.queue.clear();
+            return None;
+        }
+        let frame = self.queue.pop()?;
+        let header = RtpHeader {
+            marker: frame.marker,
+            payload_type: self.audio_payload_type,
+            sequence: self.next_sequence,
+            timestamp: frame.timestamp,
+            ssrc: self.ssrc,
+        };
+        // `packet` is exactly MIN_TRANSMIT_BUFFER long, so the header fits.
+        let header_length = header.write(packet).ok()?;
+        let payload = &mut packet[header_length..];
+        match &frame.audio {
+            FrameAudio::Silence => payload.fill(self.silence_byte),
+            FrameAudio::Prompt { prompt, index } => {
+                let samples = prompt.frame(*index);
+                let (audio, padding) = payload.split_at_mut(samples.len().min(payload.len()));
+                self.codec.encode(samples, audio);
+                padding.fill(self.silence_byte);
+            }
+        }
+        self.next_sequence = self.next_sequence.next();
+        self.packets_out += 1;
+        Some((MIN_TRANSMIT_BUFFER, remote))
+    }
+
+    /// The next event for the IVR.
+    pub fn poll_event(&mut self) -> Option<MediaEvent> {
+        self.events.pop_front()
+    }
+
+    /// When `handle_timeout` must run next: the next 20 ms tick or an RFC 4733 end-packet
+    /// deadline, whichever is first. Always `Some`: the send clock never stops.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let tick = self.clock.next_deadline();
+        Some(
+            self.telephone_events
+                .poll_timeout()
+                .map_or(tick, |deadline| deadline.min(tick)),
+        )
+    }
+
+    /// Starts `prompt` at the next tick, replacing whatever plays (without an event for it).
+    pub fn play(&mut self, prompt: Prompt) -> PlaybackId {
+        self.playback.play(prompt)
+    }
+
+    /// Stops the current prompt (no event); silence follows.
+    pub fn stop_playback(&mut self) {
+        self.playback.stop();
+    }
+
+    pub fn is_playing(&self) -> bool {
+        self.playback.is_playing()
+    }
+
+    /// The media moved (re-INVITE). Packets go there; the next packet from a different source
+    /// latches at once, as at the start of the call.
+    pub fn set_remote(&mut self, remote: SocketAddr) {
+        self.latch.set_remote(remote);
+    }
+
+    /// Where packets go now: the SDP address or the latched source.
+    pub fn remote(&self) -> Option<SocketAddr> {
+        self.latch.remote()
+    }
+
+    /// Hold (`sendonly`/`inactive` from the peer's view): stop or resume sending; receiving goes
+    /// on. Time keeps running while not sending: prompts advance and finish, and the RTP
+    /// timestamp jumps by the time on hold when sending resumes (with the marker bit).
+    pub fn set_sending(&mut self, sending: bool) {
+        if sending && !self.sending {
+            self.marker_pending = true;
+        }
+        if !sending {
+            self.queue.clear();
+        }
+        self.sending = sending;
+    }
+
+    pub fn is_sending(&self) -> bool {
+        self.sending
+    }
+
+    pub fn stats(&self) -> MediaStats {
+        let jitter = self.jitter_buffer.stats();
+        MediaStats {
+            packets_in: self.packets_in,
+            packets_out: self.packets_out,
+            lost: jitter.lost,
+            late: jitter.late,
+            duplicates: jitter.duplicates,
+            last_received: self.last_received,
+        }
+    }
+
+    /// The jitter buffer's current playout delay.
+    pub fn playout_delay(&self) -> std::time::Duration {
+        self.jitter_buffer.playout_delay()
+    }
+
+    fn classify(&self, packet: &RtpPacket<'_>) -> Option<Content> {
+        let payload_type = packet.payload_type;
+        if payload_type == self.audio_payload_type {
+            return Some(Content::Audio);
+        }
+        if packet.payload.len() < TELEPHONE_EVENT_PAYLOAD_LEN {
+            return None;
+        }
+        if Some(payload_type) == self.event_payload_type
+            || Some(payload_type) == self.learned_event_payload_type
+        {
+            return Some(Content::TelephoneEvent);
+        }
+        // Learn an unannounced telephone-event payload type only from an unmistakable event
+        // start: dynamic type, marker bit, one 4-byte block, a DTMF code, not an end packet,
+        // reserved bit clear. sipp's "noop" filler (type 97, no marker) never qualifies.
+        let block = TelephoneEventPayload::parse(packet.payload).ok()?;
+        let looks_like_event_start = payload_type.is_dynamic()
+            && packet.marker
+            && packet.payload.len() == TELEPHONE_EVENT_PAYLOAD_LEN
+            && DtmfDigit::from_event_code(block.event).is_some()
+            && !block.end
+            && packet.payload[1] & 0x40 == 0;
+        looks_like_event_start.then_some(Content::UnannouncedTelephoneEvent)
+    }
+
+    fn tick(&mut self, index: u64) {
+        let (audio, finished) = self.playback.tick();
+        if let Some(id) = finished {
+            self.events.push_back(MediaEvent::PlaybackFinished { id });
+        }
+        if self.sending && self.latch.remote().is_some() {
+            self.queue.push(PendingFrame {
+                timestamp: TickClock::timestamp(self.initial_timestamp, index),
+                marker: std::mem::take(&mut self.marker_pending),
+                audio,
+            });
+        }
+        if self.jitter_buffer.has_stream() {
+            let tick_time = self.clock.tick_time(index);
+            self.jitter_buffer.pull(tick_time, &mut self.played_frame);
+            if let Some(detector) = self.inband.as_mut() {
+                detector.push_samples(&self.played_frame);
+                while let Some(digit) = detector.poll_digit() {
+                    self.events.push_back(MediaEvent::Digit {
+                        digit,
+                        source: DigitSource::Inband,
+                    });
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "session_tests/mod.rs"]
+mod tests;
