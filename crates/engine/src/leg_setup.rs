@@ -176,12 +176,12 @@ pub(crate) async fn handle_inbound(engine: Arc<Engine>, call: InboundCall) {
         if let Err(error) = call.ring() {
             warn!(%error, "cannot send 180");
         }
-        if !route.answer_after.is_zero() {
-            if let Some(cancelled) = ring_for(&mut call, route.answer_after).await {
-                let record = record.finish_unanswered(487, HangupBy::Caller, &cancelled);
-                engine.call_log.append(record);
-                return;
-            }
+        if !route.answer_after.is_zero()
+            && let Some(cancelled) = ring_for(&mut call, route.answer_after).await
+        {
+            let record = record.finish_unanswered(487, HangupBy::Caller, &cancelled);
+            engine.call_log.append(record);
+            return;
         }
         let media = match media_session(&answer) {
             Ok(media) => media,

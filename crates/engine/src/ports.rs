@@ -65,7 +65,7 @@ impl PortAllocator {
     pub fn capacity(&self) -> usize {
         self.inner
             .lock()
-            .map(|s| usize::from((s.last - s.first + 1) / 2))
+            .map(|s| usize::from((s.last - s.first).div_ceil(2)))
             .unwrap_or(0)
     }
 
@@ -93,7 +93,7 @@ impl PortAllocator {
 
     fn reserve_next(&self) -> Option<u16> {
         let mut state = self.inner.lock().ok()?;
-        let pairs = (state.last - state.first + 1) / 2;
+        let pairs = (state.last - state.first).div_ceil(2);
         for _ in 0..pairs {
             let candidate = state.next;
             state.next = if candidate + 3 > state.last {

@@ -82,6 +82,12 @@ async fn serve(config: Config) -> Result<()> {
                 None
             }
         };
+    if !config.http.api_keys.is_empty() {
+        warn!(
+            keys = config.http.api_keys.len(),
+            "http.api_keys is set, but only GET /health is served yet"
+        );
+    }
     if !config.media.sounds_dir.is_dir() {
         warn!(dir = %config.media.sounds_dir.display(), "sounds directory not found; file prompts will fail");
     }
