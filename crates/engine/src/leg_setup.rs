@@ -147,7 +147,11 @@ pub(crate) async fn handle_inbound(engine: Arc<Engine>, call: InboundCall) {
             return reject(&call, record, 404, HangupBy::Ivory, "not-found");
         };
         record.number = Some(route.pattern.clone());
-        record.scenario = Some(route.scenario_name.clone());
+        let Some((scenario_name, program)) = route.select(jiff::Timestamp::now()) else {
+            return reject(&call, record, 480, HangupBy::Ivory, "closed");
+        };
+        let (scenario_name, program) = (scenario_name.to_string(), program.clone());
+        record.scenario = Some(scenario_name.clone());
 
         let ports = match engine.ports.allocate() {
             Ok(ports) => ports,
@@ -195,9 +199,9 @@ pub(crate) async fn handle_inbound(engine: Arc<Engine>, call: InboundCall) {
             return reject(&call, record, 500, HangupBy::System, "error");
         }
         record.answer_time = Some(wall_clock_now());
-        info!(number = %route.pattern, scenario = %route.scenario_name, "answered");
+        info!(number = %route.pattern, scenario = %scenario_name, "answered");
         let run = Run::new(
-            route.program.clone(),
+            program,
             implicit_variables(call.info(), &record),
             std::time::Instant::now(),
         );

@@ -23,6 +23,7 @@ mod leg_setup;
 pub mod ports;
 pub mod prompts;
 pub mod routing;
+pub mod schedule;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -36,7 +37,8 @@ pub use call_log::{CallLog, CallRecord};
 pub use error::EngineError;
 pub use ports::PortAllocator;
 pub use prompts::{EspeakTts, PromptStore};
-pub use routing::{NumberRoute, Router};
+pub use routing::{BusinessHours, NumberRoute, Router};
+pub use schedule::{Schedule, ScheduleError};
 
 /// Limits and timeouts of the engine.
 #[derive(Debug, Clone)]

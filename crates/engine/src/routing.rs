@@ -8,6 +8,8 @@ use std::sync::Arc;
 
 use ivory_scenario::Program;
 
+use crate::schedule::Schedule;
+
 /// One `[[numbers]]` entry, resolved.
 #[derive(Debug, Clone)]
 pub struct NumberRoute {
@@ -18,6 +20,31 @@ pub struct NumberRoute {
     pub program: Arc<Program>,
     /// Ring this long (180) before answering.
     pub answer_after: std::time::Duration,
+    /// Business hours: outside them the `closed` scenario runs (or the call is refused).
+    pub hours: Option<BusinessHours>,
+}
+
+/// A number's schedule and what runs when it is closed.
+#[derive(Debug, Clone)]
+pub struct BusinessHours {
+    pub schedule_name: String,
+    pub schedule: Arc<Schedule>,
+    /// The scenario (name, program) for closed hours; `None` refuses the call with 480.
+    pub closed: Option<(String, Arc<Program>)>,
+}
+
+impl NumberRoute {
+    /// The scenario to run for a call arriving at `now`: (name, program), or `None` when the number is
+    /// closed and has no closed-hours scenario.
+    pub fn select(&self, now: jiff::Timestamp) -> Option<(&str, &Arc<Program>)> {
+        match &self.hours {
+            Some(hours) if !hours.schedule.is_open(now) => hours
+                .closed
+                .as_ref()
+                .map(|(name, program)| (name.as_str(), program)),
+            _ => Some((self.scenario_name.as_str(), &self.program)),
+        }
+    }
 }
 
 /// The routing table.
@@ -72,7 +99,41 @@ mod tests {
             scenario_name: format!("for {pattern}"),
             program: program.clone(),
             answer_after: std::time::Duration::ZERO,
+            hours: None,
         }
+    }
+
+    #[test]
+    fn closed_hours_pick_the_closed_scenario_or_refuse() {
+        let open = Arc::new(
+            ivory_scenario::compile(r#"{"name":"open","script":["hangup"]}"#).expect("valid"),
+        );
+        let closed = Arc::new(
+            ivory_scenario::compile(r#"{"name":"closed","script":["hangup"]}"#).expect("valid"),
+        );
+        let schedule =
+            Arc::new(Schedule::parse("UTC", &["mon-fri 09:00-17:00".into()], &[]).expect("valid"));
+        let mut route = route("1000", &open);
+        route.scenario_name = "open".into();
+        route.hours = Some(BusinessHours {
+            schedule_name: "office".into(),
+            schedule,
+            closed: Some(("closed".into(), closed)),
+        });
+        let monday_noon: jiff::Timestamp = "2026-11-23T12:00:00Z".parse().expect("valid");
+        let monday_night: jiff::Timestamp = "2026-11-23T22:00:00Z".parse().expect("valid");
+        assert_eq!(
+            route.select(monday_noon).map(|(name, _)| name),
+            Some("open")
+        );
+        assert_eq!(
+            route.select(monday_night).map(|(name, _)| name),
+            Some("closed")
+        );
+        if let Some(hours) = route.hours.as_mut() {
+            hours.closed = None;
+        }
+        assert!(route.select(monday_night).is_none());
     }
 
     #[test]

@@ -34,6 +34,19 @@ pub struct Config {
     pub log: LogSection,
     #[serde(default)]
     pub numbers: Vec<NumberEntry>,
+    #[serde(default)]
+    pub schedules: std::collections::BTreeMap<String, ScheduleEntry>,
+}
+
+/// `[schedules.NAME]`: business hours (see `ivory_engine::schedule`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleEntry {
+    pub timezone: String,
+    #[serde(default)]
+    pub open: Vec<String>,
+    #[serde(default)]
+    pub closed_dates: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -242,6 +255,10 @@ pub struct NumberEntry {
     /// Ring this long before answering.
     #[serde(default)]
     pub answer_after_ms: u64,
+    /// A `[schedules.NAME]`: outside its hours the `closed` scenario runs.
+    pub schedule: Option<String>,
+    /// The scenario file for closed hours; without it, closed hours refuse the call (480).
+    pub closed: Option<PathBuf>,
 }
 
 /// A configuration problem, with where it is.
@@ -374,6 +391,20 @@ mod tests {
         assert!(error.to_string().contains("sip.listen[0]"), "{error}");
         let error = parse("[[numbers]]\nnumber = \"1\"\n", "t.toml").expect_err("missing scenario");
         assert!(error.to_string().contains("scenario"), "{error}");
+    }
+
+    #[test]
+    fn schedules_are_checked() {
+        let base = "[[numbers]]\nnumber = \"1\"\nscenario = \"a.json\"\nschedule = \"office\"\n";
+        let error = parse(base, "t.toml").expect_err("undefined schedule");
+        assert!(error.to_string().contains("numbers[0].schedule"), "{error}");
+        let bad_zone = format!("{base}[schedules.office]\ntimezone = \"Nowhere/Land\"\n");
+        let error = parse(&bad_zone, "t.toml").expect_err("bad zone");
+        assert!(error.to_string().contains("schedules.office"), "{error}");
+        let good = format!(
+            "{base}[schedules.office]\ntimezone = \"Europe/Stockholm\"\nopen = [\"mon-fri 08:00-17:00\"]\n"
+        );
+        parse(&good, "t.toml").expect("valid schedule");
     }
 
     #[test]

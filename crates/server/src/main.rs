@@ -7,6 +7,7 @@
 mod check;
 mod config;
 mod http;
+mod routes;
 mod serve;
 
 use std::path::PathBuf;

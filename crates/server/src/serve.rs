@@ -9,9 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use ivory_engine::{
-    CallLog, Engine, EngineConfig, EspeakTts, NumberRoute, PortAllocator, PromptStore, Router,
-};
+use ivory_engine::{CallLog, Engine, EngineConfig, EspeakTts, PortAllocator, PromptStore, Router};
 use tracing::{error, info, warn};
 
 use crate::config::{self, Config};
@@ -67,9 +65,9 @@ fn init_tracing(config: &Config) {
 }
 
 async fn serve(config: Config) -> Result<()> {
-    let routes = load_routes(&config)?;
-    let uses_say = routes.iter().any(|(_, uses_say)| *uses_say);
-    let router = Router::new(routes.into_iter().map(|(route, _)| route).collect());
+    let routes = crate::routes::load(&config)?;
+    let uses_say = routes.uses_say;
+    let router = Router::new(routes.routes);
 
     let tts =
         match EspeakTts::locate(config.tts.program.clone(), config.tts.cache_dir.clone()).await {
@@ -190,64 +188,6 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     interrupt.await.ok();
-}
-
-/// Compiles every `[[numbers]]` scenario; all problems of all files are reported at once.
-fn load_routes(config: &Config) -> Result<Vec<(NumberRoute, bool)>> {
-    let mut routes = Vec::new();
-    let mut problems = Vec::new();
-    for (index, entry) in config.numbers.iter().enumerate() {
-        let path = &entry.scenario;
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(error) => {
-                problems.push(format!(
-                    "numbers[{index}].scenario: cannot read {}: {error}",
-                    path.display()
-                ));
-                continue;
-            }
-        };
-        match ivory_scenario::compile(&text) {
-            Ok(program) => {
-                let uses_say = serde_json::from_str::<serde_json::Value>(&text)
-                    .map(|json| mentions_key(&json, "say"))
-                    .unwrap_or(false);
-                let scenario_name = path
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| path.display().to_string());
-                routes.push((
-                    NumberRoute {
-                        pattern: entry.number.clone(),
-                        scenario_name,
-                        program: Arc::new(program),
-                        answer_after: Duration::from_millis(entry.answer_after_ms),
-                    },
-                    uses_say,
-                ));
-            }
-            Err(errors) => {
-                for line in errors.to_string().lines() {
-                    problems.push(format!("{}: {line}", path.display()));
-                }
-            }
-        }
-    }
-    if !problems.is_empty() {
-        anyhow::bail!("invalid scenarios:\n  {}", problems.join("\n  "));
-    }
-    Ok(routes)
-}
-
-fn mentions_key(json: &serde_json::Value, key: &str) -> bool {
-    match json {
-        serde_json::Value::Object(map) => {
-            map.contains_key(key) || map.values().any(|v| mentions_key(v, key))
-        }
-        serde_json::Value::Array(items) => items.iter().any(|v| mentions_key(v, key)),
-        _ => false,
-    }
 }
 
 /// The directory a `sqlite://` URL's file lives in.

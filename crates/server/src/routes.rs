@@ -1,0 +1,124 @@
+//! Building the routing table from `[[numbers]]` and `[schedules.*]`: every scenario file is read and
+//! compiled at start; all problems of all files are reported at once.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use ivory_engine::{BusinessHours, NumberRoute, Schedule};
+use ivory_scenario::Program;
+
+use crate::config::Config;
+
+/// The routes and what start-up must check for them.
+pub struct LoadedRoutes {
+    pub routes: Vec<NumberRoute>,
+    /// Some scenario uses `say`, so text-to-speech must work.
+    pub uses_say: bool,
+}
+
+pub fn load(config: &Config) -> Result<LoadedRoutes> {
+    let mut loader = Loader::default();
+    let mut routes = Vec::new();
+    for (index, entry) in config.numbers.iter().enumerate() {
+        let scenario = loader.scenario(&entry.scenario, &format!("numbers[{index}].scenario"));
+        let closed = entry
+            .closed
+            .as_ref()
+            .and_then(|path| loader.scenario(path, &format!("numbers[{index}].closed")));
+        let hours = match &entry.schedule {
+            Some(name) => match config.schedules.get(name) {
+                Some(s) => match Schedule::parse(&s.timezone, &s.open, &s.closed_dates) {
+                    Ok(schedule) => Some(BusinessHours {
+                        schedule_name: name.clone(),
+                        schedule: Arc::new(schedule),
+                        closed,
+                    }),
+                    Err(error) => {
+                        loader.problems.push(format!("schedules.{name}: {error}"));
+                        None
+                    }
+                },
+                None => {
+                    loader
+                        .problems
+                        .push(format!("numbers[{index}].schedule: no [schedules.{name}]"));
+                    None
+                }
+            },
+            None => None,
+        };
+        if let Some((scenario_name, program)) = scenario {
+            routes.push(NumberRoute {
+                pattern: entry.number.clone(),
+                scenario_name,
+                program,
+                answer_after: Duration::from_millis(entry.answer_after_ms),
+                hours,
+            });
+        }
+    }
+    if !loader.problems.is_empty() {
+        anyhow::bail!("invalid scenarios:\n  {}", loader.problems.join("\n  "));
+    }
+    Ok(LoadedRoutes {
+        routes,
+        uses_say: loader.uses_say,
+    })
+}
+
+#[derive(Default)]
+struct Loader {
+    compiled: HashMap<std::path::PathBuf, (String, Arc<Program>)>,
+    problems: Vec<String>,
+    uses_say: bool,
+}
+
+impl Loader {
+    /// (scenario name, program) for a file, compiled once however many numbers use it.
+    fn scenario(&mut self, path: &Path, key: &str) -> Option<(String, Arc<Program>)> {
+        if let Some(found) = self.compiled.get(path) {
+            return Some(found.clone());
+        }
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(error) => {
+                self.problems
+                    .push(format!("{key}: cannot read {}: {error}", path.display()));
+                return None;
+            }
+        };
+        match ivory_scenario::compile(&text) {
+            Ok(program) => {
+                self.uses_say |= serde_json::from_str::<serde_json::Value>(&text)
+                    .map(|json| mentions_key(&json, "say"))
+                    .unwrap_or(false);
+                let name = path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| path.display().to_string());
+                let entry = (name, Arc::new(program));
+                self.compiled.insert(path.to_path_buf(), entry.clone());
+                Some(entry)
+            }
+            Err(errors) => {
+                for line in errors.to_string().lines() {
+                    self.problems.push(format!("{}: {line}", path.display()));
+                }
+                None
+            }
+        }
+    }
+}
+
+fn mentions_key(json: &serde_json::Value, key: &str) -> bool {
+    match json {
+        serde_json::Value::Object(map) => {
+            map.contains_key(key) || map.values().any(|v| mentions_key(v, key))
+        }
+        serde_json::Value::Array(items) => items.iter().any(|v| mentions_key(v, key)),
+        _ => false,
+    }
+}
