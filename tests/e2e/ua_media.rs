@@ -156,6 +156,17 @@ async fn inband_tone_is_heard_as_a_digit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prompts_reach_the_caller_at_about_50_packets_per_second() {
     let mut demo = demo_call("ua-rtp-rate", Transport::Udp, Offer::new).await;
+    let (first, last) = demo.server.rtp_range;
+    let port = demo.call.answer.port;
+    assert!(
+        (first..=last).contains(&port) && port.is_multiple_of(2),
+        "ivory's RTP port {port} is an even port of its range {first}-{last}"
+    );
+    assert_eq!(
+        demo.call.answer.address.to_string(),
+        "127.0.0.1",
+        "public_address goes into c="
+    );
     // Measure while demo-welcome and demo-menu play (the first 7 s).
     sleep(Duration::from_secs(1)).await;
     let (before, from) = (demo.peer.stats(), Instant::now());

@@ -87,9 +87,9 @@ async fn unknown_number_gets_404_and_a_call_log_line() {
     let outcome = ua
         .call("9999", &Offer::new(peer.port()).render(), SHORT_TIMEOUT)
         .await;
-    let response = outcome
-        .err()
-        .expect("a call to an unknown number is not answered");
+    let Err(response) = outcome else {
+        panic!("a call to an unknown number was answered");
+    };
     assert_eq!(response.status(), Some(404), "{}", response.start_line);
     let call = server.single_call(SHORT_TIMEOUT).await;
     assert_eq!(call["status"], 404, "{call:#}");
@@ -125,6 +125,38 @@ async fn cancel_while_ringing_gets_487() {
     assert_eq!(call["hangupReason"], "cancel", "{call:#}");
     assert_eq!(call["hangupBy"], "caller", "{call:#}");
     assert!(call["answerTime"].is_null(), "{call:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ringing_number_sends_180_then_answers() {
+    let server = Server::start_with("ua-ringing", ServerOptions::ringing(1500)).await;
+    let mut ua = TestUa::connect(Transport::Udp, server.sip_udp).await;
+    let peer = RtpPeer::bind().await;
+    let invite = ua
+        .send_invite("1000", &Offer::new(peer.port()).render())
+        .await;
+    let outcome = ua.await_final(&invite, SHORT_TIMEOUT).await;
+    assert_eq!(
+        outcome.final_response.status(),
+        Some(200),
+        "{}",
+        outcome.final_response.start_line
+    );
+    assert!(
+        outcome.provisional.contains(&180),
+        "ringing before the answer: {:?}",
+        outcome.provisional
+    );
+    let mut call = ua.ack(&invite, &outcome.final_response).await;
+    let bye = ua.bye(&mut call, SHORT_TIMEOUT).await;
+    assert_eq!(bye.status(), Some(200), "{}", bye.start_line);
+    let logged = server.single_call(SHORT_TIMEOUT).await;
+    assert_eq!(logged["status"], 200, "{logged:#}");
+    assert!(logged["answerTime"].is_string(), "{logged:#}");
+    assert_ne!(
+        logged["answerTime"], logged["startTime"],
+        "answered after ringing: {logged:#}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -307,11 +307,29 @@ pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
     if config.calls.max_calls == 0 {
         return Err(value_error("calls.max_calls", "must be at least 1".into()));
     }
+    for (name, schedule) in &config.schedules {
+        ivory_engine::Schedule::parse(&schedule.timezone, &schedule.open, &schedule.closed_dates)
+            .map_err(|e| value_error(&format!("schedules.{name}"), e.to_string()))?;
+    }
     for (index, number) in config.numbers.iter().enumerate() {
         if number.number.is_empty() {
             return Err(value_error(
                 &format!("numbers[{index}].number"),
                 "must not be empty".into(),
+            ));
+        }
+        if let Some(schedule) = &number.schedule
+            && !config.schedules.contains_key(schedule)
+        {
+            return Err(value_error(
+                &format!("numbers[{index}].schedule"),
+                format!("no [schedules.{schedule}] is defined"),
+            ));
+        }
+        if number.closed.is_some() && number.schedule.is_none() {
+            return Err(value_error(
+                &format!("numbers[{index}].closed"),
+                "a closed-hours scenario needs a schedule".into(),
             ));
         }
     }

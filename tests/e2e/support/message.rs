@@ -20,12 +20,12 @@ impl SipMessage {
         let head = String::from_utf8_lossy(&bytes[..head_end]);
         let mut lines: Vec<String> = Vec::new();
         for line in head.split('\n').map(|line| line.trim_end_matches('\r')) {
-            if line.starts_with([' ', '\t']) {
-                if let Some(last) = lines.last_mut() {
-                    last.push(' ');
-                    last.push_str(line.trim());
-                    continue;
-                }
+            if line.starts_with([' ', '\t'])
+                && let Some(last) = lines.last_mut()
+            {
+                last.push(' ');
+                last.push_str(line.trim());
+                continue;
             }
             lines.push(line.to_string());
         }

@@ -84,7 +84,7 @@ pub fn free_udp_block(span: u16) -> u16 {
     for _ in 0..200 {
         let first = UdpSocket::bind("127.0.0.1:0").expect("bind UDP port 0");
         let port = first.local_addr().expect("bound").port();
-        if port % 2 != 0 || port > u16::MAX - span {
+        if !port.is_multiple_of(2) || port > u16::MAX - span {
             continue;
         }
         let rest_free =
@@ -332,7 +332,7 @@ impl Server {
 
     /// Waits for exactly one call log line and returns it.
     pub async fn single_call(&self, timeout: Duration) -> Value {
-        let calls = self.wait_for_calls(1, timeout).await;
+        self.wait_for_calls(1, timeout).await;
         // Give a stray second line (a bug) a moment to show up before judging.
         tokio::time::sleep(Duration::from_millis(300)).await;
         let calls = self.calls();

@@ -82,8 +82,6 @@ enum Command {
     Event(u8, EventOptions),
     /// Answered when everything queued before it has been sent.
     Flush(oneshot::Sender<()>),
-    /// Stop sending (keep receiving): a caller on hold that sends nothing, or a dead phone.
-    Mute(bool),
 }
 
 pub struct RtpPeer {
@@ -110,7 +108,12 @@ impl RtpPeer {
             let candidate = UdpSocket::bind("127.0.0.1:0")
                 .await
                 .expect("bind an RTP socket");
-            if candidate.local_addr().expect("bound").port() % 2 == 0 {
+            if candidate
+                .local_addr()
+                .expect("bound")
+                .port()
+                .is_multiple_of(2)
+            {
                 socket = Some(candidate);
                 break;
             }
@@ -156,11 +159,6 @@ impl RtpPeer {
     pub fn press(&self, digit: char, options: EventOptions) {
         let code = dtmf_event_code(digit).expect("test asked for a DTMF key that exists");
         self.send(Command::Event(code, options));
-    }
-
-    /// Stops (true) or resumes (false) sending.
-    pub fn mute(&self, muted: bool) {
-        self.send(Command::Mute(muted));
     }
 
     /// Waits until everything queued so far has been sent.
@@ -221,7 +219,6 @@ struct Stream {
     /// Per tick, the packets to send (a `None` is a lost packet: sequence used, nothing sent).
     event_ticks: VecDeque<Vec<Option<Vec<u8>>>>,
     pending: VecDeque<Command>,
-    muted: bool,
 }
 
 async fn send_loop(socket: Arc<UdpSocket>, mut commands: mpsc::UnboundedReceiver<Command>) {
@@ -237,7 +234,6 @@ async fn send_loop(socket: Arc<UdpSocket>, mut commands: mpsc::UnboundedReceiver
         audio: VecDeque::new(),
         event_ticks: VecDeque::new(),
         pending: VecDeque::new(),
-        muted: false,
     };
     let mut ticker = tokio::time::interval(Duration::from_millis(20));
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -250,7 +246,7 @@ async fn send_loop(socket: Arc<UdpSocket>, mut commands: mpsc::UnboundedReceiver
             _ = ticker.tick() => {
                 stream.take_commands();
                 for packet in stream.next_tick() {
-                    if let (Some(remote), false) = (stream.remote, stream.muted) {
+                    if let Some(remote) = stream.remote {
                         // Loss of a UDP send to a closed port is fine: the call may be over.
                         let _ = socket.send_to(&packet, remote).await;
                     }
@@ -287,7 +283,6 @@ impl Stream {
                 Command::Flush(done) => {
                     let _ = done.send(());
                 }
-                Command::Mute(muted) => self.muted = muted,
             }
         }
     }
@@ -390,7 +385,6 @@ mod tests {
             audio: VecDeque::new(),
             event_ticks: VecDeque::new(),
             pending: VecDeque::new(),
-            muted: false,
         }
     }
 

@@ -120,19 +120,18 @@ impl AudioStream {
             } else if let Some(rest) = line.strip_prefix("a=rtpmap:") {
                 if let (Some(stream), Some((payload_type, encoding))) =
                     (stream.as_mut(), rest.split_once(' '))
+                    && let Ok(payload_type) = payload_type.parse()
                 {
-                    if let Ok(payload_type) = payload_type.parse() {
-                        stream
-                            .rtpmaps
-                            .push((payload_type, encoding.trim().to_string()));
-                    }
+                    stream
+                        .rtpmaps
+                        .push((payload_type, encoding.trim().to_string()));
                 }
-            } else if let Some(attribute) = line.strip_prefix("a=") {
-                if matches!(attribute, "sendrecv" | "sendonly" | "recvonly" | "inactive") {
-                    match stream.as_mut() {
-                        Some(stream) => stream.direction = Some(attribute.to_string()),
-                        None => session_direction = Some(attribute.to_string()),
-                    }
+            } else if let Some(attribute) = line.strip_prefix("a=")
+                && matches!(attribute, "sendrecv" | "sendonly" | "recvonly" | "inactive")
+            {
+                match stream.as_mut() {
+                    Some(stream) => stream.direction = Some(attribute.to_string()),
+                    None => session_direction = Some(attribute.to_string()),
                 }
             }
         }

@@ -125,10 +125,6 @@ impl TestUa {
         }
     }
 
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local
-    }
-
     /// Sends bytes as they are: one datagram over UDP, or written to the TCP connection.
     pub async fn send_raw(&mut self, bytes: &[u8]) {
         match (&self.udp, &mut self.tcp) {
@@ -392,12 +388,6 @@ impl TestUa {
     ) -> Option<SipMessage> {
         self.send_raw(raw).await;
         self.final_response_for(call_id, timeout).await
-    }
-
-    /// Any message received within `timeout` (inbox first).
-    pub async fn receive_any(&mut self, timeout: Duration) -> Option<SipMessage> {
-        self.receive_matching(Instant::now() + timeout, |_| true)
-            .await
     }
 
     /// Answers a request with an empty response.
