@@ -41,7 +41,9 @@ async fn rfc4475_replay_leaves_the_server_serving() {
     let mut server = Server::start("rfc4475").await;
     let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
     let sent_by = socket.local_addr().expect("bound").to_string();
-    let mut report = Vec::new();
+    let mut sent = Vec::new();
+    let mut answers: Vec<SipMessage> = Vec::new();
+    let mut buffer = vec![0u8; 65536];
     for file in &files {
         let original = std::fs::read(file).expect("read a corpus file");
         let datagram = if original.starts_with(b"SIP/") {
@@ -49,36 +51,56 @@ async fn rfc4475_replay_leaves_the_server_serving() {
         } else {
             rewrite_top_via(&original, &sent_by)
         };
-        socket
-            .send_to(&datagram, server.sip_udp)
-            .await
-            .expect("send");
-        let mut answers = Vec::new();
-        let mut buffer = vec![0u8; 65536];
-        while let Ok(Ok((length, _))) =
-            tokio::time::timeout(Duration::from_millis(250), socket.recv_from(&mut buffer)).await
-        {
-            let answer = SipMessage::parse(&buffer[..length]);
-            answers.push(answer.map_or_else(|| "(unreadable)".to_string(), |m| m.start_line));
-        }
         let name = file
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        report.push(format!(
-            "{name:<16} {}",
-            if answers.is_empty() {
-                "-".into()
-            } else {
-                answers.join(" | ")
-            }
-        ));
+        let call_id = SipMessage::parse(&datagram).and_then(|m| m.call_id().map(str::to_string));
+        socket
+            .send_to(&datagram, server.sip_udp)
+            .await
+            .expect("send");
+        let wait = Duration::from_millis(250);
+        while let Ok(Ok((length, _))) =
+            tokio::time::timeout(wait, socket.recv_from(&mut buffer)).await
+        {
+            answers.extend(SipMessage::parse(&buffer[..length]));
+        }
         assert!(
             server.is_running(),
             "ivory exited after {name}\n{}",
             server.stderr_tail()
         );
+        sent.push((name, call_id));
     }
+    while let Ok(Ok((length, _))) =
+        tokio::time::timeout(Duration::from_secs(1), socket.recv_from(&mut buffer)).await
+    {
+        answers.extend(SipMessage::parse(&buffer[..length]));
+    }
+    // Attributed by Call-ID; retransmissions (the replay never ACKs) shown once.
+    let report: Vec<String> = sent
+        .iter()
+        .map(|(name, call_id)| {
+            let mut lines: Vec<&str> = Vec::new();
+            for answer in answers
+                .iter()
+                .filter(|a| call_id.is_some() && a.call_id() == call_id.as_deref())
+            {
+                if !lines.contains(&answer.start_line.as_str()) {
+                    lines.push(&answer.start_line);
+                }
+            }
+            format!(
+                "{name:<16} {}",
+                if lines.is_empty() {
+                    "-".to_string()
+                } else {
+                    lines.join(" | ")
+                }
+            )
+        })
+        .collect();
     eprintln!(
         "RFC 4475 replay, what ivory answered:\n{}",
         report.join("\n")

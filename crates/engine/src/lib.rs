@@ -18,6 +18,7 @@
 
 pub mod call_log;
 mod error;
+pub mod http_client;
 mod leg;
 mod leg_setup;
 pub mod ports;

@@ -3,8 +3,8 @@
 //!
 //! File prompts are named by a path relative to the sounds directory (`demo-menu.wav`,
 //! `en/welcome.mp3`); absolute paths and `..` are refused so that a `${...}` built from caller input
-//! cannot read other files. `http(s)://` URLs are not fetched yet: they fail with a clear reason (the
-//! scenario goes on and the call log says why). Decoding runs on the blocking pool.
+//! cannot read other files. `http(s)://` URLs are fetched once and kept by URL. Decoding runs on the
+//! blocking pool. A prompt that fails is a note in the call log, and the scenario goes on.
 //!
 //! Speech is synthesised by the `espeak-ng` program (never linked: it is GPL), cached on disk by
 //! (engine, voice, rate, text) and in memory, so a prompt is synthesised once.
@@ -16,20 +16,23 @@ use std::sync::Mutex;
 use ivory_rtp::Prompt;
 
 use crate::EngineError;
+use crate::http_client::HttpClient;
 
 /// The shared prompt store.
 #[derive(Debug)]
 pub struct PromptStore {
     sounds_dir: PathBuf,
     tts: Option<EspeakTts>,
+    http: Option<HttpClient>,
     cache: Mutex<HashMap<String, Prompt>>,
 }
 
 impl PromptStore {
-    pub fn new(sounds_dir: PathBuf, tts: Option<EspeakTts>) -> Self {
+    pub fn new(sounds_dir: PathBuf, tts: Option<EspeakTts>, http: Option<HttpClient>) -> Self {
         Self {
             sounds_dir,
             tts,
+            http,
             cache: Mutex::new(HashMap::new()),
         }
     }
@@ -41,9 +44,7 @@ impl PromptStore {
             reason,
         };
         if source.starts_with("http://") || source.starts_with("https://") {
-            return Err(fail(
-                "fetching prompts over HTTP is not supported yet".into(),
-            ));
+            return self.url(source).await;
         }
         let relative = source.strip_prefix("file:").unwrap_or(source);
         let path = self.resolve(relative).ok_or_else(|| {
@@ -57,6 +58,33 @@ impl PromptStore {
             .await
             .map_err(|e| fail(e.to_string()))?
             .map_err(|e| fail(e.to_string()))?;
+        let prompt = Prompt::from_samples(samples.into());
+        self.remember(key, prompt.clone());
+        Ok(prompt)
+    }
+
+    /// A prompt fetched over HTTP once and kept (by URL) for later calls.
+    async fn url(&self, url: &str) -> Result<Prompt, EngineError> {
+        let fail = |reason: String| EngineError::Prompt {
+            source_name: url.to_string(),
+            reason,
+        };
+        let key = format!("url:{url}");
+        if let Some(prompt) = self.cached(&key) {
+            return Ok(prompt);
+        }
+        let http = self
+            .http
+            .as_ref()
+            .ok_or_else(|| fail("no HTTP client is configured".into()))?;
+        let bytes = http.fetch(url, PROMPT_FETCH_TIMEOUT).await.map_err(fail)?;
+        let extension = url_extension(url);
+        let samples = tokio::task::spawn_blocking(move || {
+            ivory_dsp::decode::decode_audio(&bytes, extension.as_deref())
+        })
+        .await
+        .map_err(|e| fail(e.to_string()))?
+        .map_err(|e| fail(e.to_string()))?;
         let prompt = Prompt::from_samples(samples.into());
         self.remember(key, prompt.clone());
         Ok(prompt)
@@ -107,6 +135,17 @@ impl PromptStore {
             cache.insert(key, prompt);
         }
     }
+}
+
+/// How long a prompt download may take.
+const PROMPT_FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// The file extension of a URL's path (`wav`, `mp3`), a hint for the decoder.
+fn url_extension(url: &str) -> Option<String> {
+    let path = url.split(['?', '#']).next().unwrap_or_default();
+    let last = path.rsplit('/').next().unwrap_or_default();
+    last.rsplit_once('.')
+        .map(|(_, ext)| ext.to_ascii_lowercase())
 }
 
 /// The espeak-ng voice for an Infobip-style language code (`en`, `en-US`, `de-DE`, `sv-SE`, ...).
@@ -227,7 +266,7 @@ mod tests {
 
     #[tokio::test]
     async fn paths_outside_the_sounds_directory_are_refused() {
-        let store = PromptStore::new(PathBuf::from("/nonexistent-sounds"), None);
+        let store = PromptStore::new(PathBuf::from("/nonexistent-sounds"), None, None);
         for bad in ["../etc/passwd", "/etc/passwd", "a/../../b.wav", ""] {
             let error = store.file(bad).await.expect_err("must be refused");
             assert!(
@@ -238,7 +277,12 @@ mod tests {
         let error = store
             .file("https://example.com/a.wav")
             .await
-            .expect_err("not yet");
-        assert!(error.to_string().contains("HTTP"));
+            .expect_err("no client");
+        assert!(error.to_string().contains("HTTP client"));
+        assert_eq!(
+            url_extension("http://h/a/b.MP3?x=1").as_deref(),
+            Some("mp3")
+        );
+        assert_eq!(url_extension("http://h/a/b"), None);
     }
 }

@@ -25,6 +25,12 @@ pub enum RtpError {
     /// An RFC 4733 event block is 4 bytes.
     #[error("telephone-event payload of {length} bytes is shorter than 4")]
     TelephoneEventTooShort { length: usize },
+    /// [`crate::MediaSession::send_digit`] without a negotiated telephone-event payload type.
+    #[error("no telephone-event payload type was negotiated")]
+    TelephoneEventNotNegotiated,
+    /// [`crate::MediaSession::send_digit`] with the digit queue full.
+    #[error("{capacity} digits are already waiting to be sent")]
+    DigitQueueFull { capacity: usize },
     /// An output buffer cannot hold what must be written.
     #[error("output buffer of {available} bytes cannot hold {needed}")]
     BufferTooSmall { needed: usize, available: usize },

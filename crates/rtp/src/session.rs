@@ -205,7 +205,7 @@ impl<D: DigitDetector> MediaSession<D> {
                 // A caller sending RFC 4733 may send the tone in the audio too; from now on
                 // RFC 4733 alone reports digits. Anything the detector half-heard is dropped.
                 self.inband = None;
-                if let Some(digit) = self.telephone_events.handle_packet(now, &packet) {
+                for digit in self.telephone_events.handle_packet_digits(now, &packet) {
                     self.events.push_back(MediaEvent::Digit {
                         digit,
                         source: DigitSource::Rfc4733,

@@ -87,12 +87,17 @@
 mod compile;
 mod error;
 pub mod expression;
+pub mod graph;
 mod program;
 mod run;
+pub mod simulate;
 
-pub use compile::{READ_ONLY_VARIABLES, compile, compile_value};
+pub use compile::{
+    CompileOptions, READ_ONLY_VARIABLES, compile, compile_value, compile_value_with, compile_with,
+};
 pub use error::{CompileErrors, Diagnostic};
-pub use program::{Program, ReportPolicy, Voice, VoiceGender, prompt_source_problem};
+pub use program::{HttpMethod, Program, ReportPolicy, Voice, VoiceGender, prompt_source_problem};
 pub use run::{
-    Command, Event, FinishReason, MASK, MAXIMUM_STEPS_PER_CALL, Run, TYPE_AHEAD_CAPACITY,
+    Command, DialStatus, Event, FinishReason, IVR_FETCH_TIMEOUT, MASK, MAXIMUM_FETCHED_SCRIPTS,
+    MAXIMUM_STEPS_PER_CALL, Run, RunOptions, TYPE_AHEAD_CAPACITY, WaitingFor,
 };

@@ -238,14 +238,12 @@ fn warnings_do_not_stop_compilation() {
             "script[0].if: the condition has no ${...}: it is always true",
             "script[1].options.mappedValues[\"#\"]: never matches: collected input consists of 0-9, *, A-D (# ends input)",
             "script[1].options.mappedValues[\"12\"]: never matches: longer than maxInputLength",
-            "script[2].dial: not supported yet: validated, then noted in the call log and skipped at run time",
-            "script[3]: not supported yet: validated, then noted in the call log and skipped at run time",
         ]
     );
 }
 
 #[test]
-fn unsupported_actions_are_still_validated() {
+fn external_actions_are_validated() {
     let errors = script_errors(json!([
         { "dial": "123", "options": { "ringTimeout": 0, "colour": "red" } },
         { "dialToMany": [] },
@@ -272,9 +270,8 @@ fn unsupported_actions_are_still_validated() {
             "script[5].speechOptions.maxSilence: 9 is above the maximum 5",
             "script[6].record: 0 is below the minimum 1",
             "script[6].options.escapeDigits: \"12x\" has characters that are not DTMF digits",
-            "script[7].playFromRecording: expected null (the last recording), an index or an identifier, found a boolean (true)",
-            "script[8].timeout: 40 is above the maximum 30",
-            "script[8][\"1\"]: expected an action object or a URL, found a number (5)",
+            "script[7].playFromRecording: expected null (the last recording), a number (1 is this call's first recording) or an identifier, found a boolean (true)",
+            "script[8][\"1\"]: expected an action, a list of actions or an http(s) URL, found a number (5)",
         ]
     );
 }

@@ -518,18 +518,33 @@ fn a_loop_that_never_waits_is_stopped() {
 }
 
 #[test]
-fn unsupported_actions_are_noted_and_skipped() {
+fn actions_the_engine_cannot_perform_fail_and_the_call_goes_on() {
     let mut call = Harness::new(json!([
         { "dial": "+46700000000" },
         "machineDetection",
-        { "say": "after" }
+        { "say": "after ${dialStatus} ${machineAnswered}" }
     ]));
     assert_eq!(
         call.commands(),
         strings(&[
-            "note script[0]: `dial` is not supported yet; skipped",
-            "note script[1]: `machineDetection` is not supported yet; skipped",
-            "say after"
+            "Dial { destinations: [\"+46700000000\"], parallel: false, sender_id: None, ring_timeout: 30s, max_call_duration: None }"
+        ])
+    );
+    let failed = || Event::ActionFailed {
+        reason: "not supported by this runtime".to_owned(),
+    };
+    assert_eq!(
+        call.event(10, failed()),
+        strings(&[
+            "note script[0]: dial failed: not supported by this runtime; dialStatus=FAILED",
+            "DetectMachine"
+        ])
+    );
+    assert_eq!(
+        call.event(20, failed()),
+        strings(&[
+            "note script[1]: machineDetection failed: not supported by this runtime; machineAnswered=false",
+            "say after FAILED false"
         ])
     );
 }

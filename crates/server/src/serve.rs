@@ -89,7 +89,13 @@ async fn serve(config: Config) -> Result<()> {
     if !config.media.sounds_dir.is_dir() {
         warn!(dir = %config.media.sounds_dir.display(), "sounds directory not found; file prompts will fail");
     }
-    let prompts = Arc::new(PromptStore::new(config.media.sounds_dir.clone(), tts));
+    let http_client = ivory_engine::http_client::HttpClient::new(&config.sip.user_agent)
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let prompts = Arc::new(PromptStore::new(
+        config.media.sounds_dir.clone(),
+        tts,
+        Some(http_client.clone()),
+    ));
     let (first_port, last_port) = config::parse_port_range(&config.rtp.port_range)
         .map_err(|m| anyhow::anyhow!("rtp.port_range: {m}"))?;
     let ports = PortAllocator::new(config.rtp.bind_address, first_port, last_port)?;

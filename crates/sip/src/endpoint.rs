@@ -93,6 +93,9 @@ impl SipEndpoint {
         };
         tokio::spawn(async move { endpoint.serve().await });
         tokio::spawn(dispatcher.run(incoming));
+        for listener in bound.iter().filter(|l| l.transport == TransportKind::Tcp) {
+            wait_until_accepting(listener.address).await?;
+        }
         Ok((
             Self {
                 cancel,
@@ -152,6 +155,33 @@ async fn bind_listener(
             Ok(local)
         }
     }
+}
+
+/// rsipstack binds TCP listeners inside its serve task; wait until the port accepts so that "bound"
+/// means "a client can connect now".
+async fn wait_until_accepting(address: SocketAddr) -> Result<(), SipError> {
+    let target = if address.ip().is_unspecified() {
+        let loopback = match address {
+            SocketAddr::V4(_) => IpAddr::from([127, 0, 0, 1]),
+            SocketAddr::V6(_) => IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+        };
+        SocketAddr::new(loopback, address.port())
+    } else {
+        address
+    };
+    let mut last_error = None;
+    for _ in 0..100 {
+        match tokio::net::TcpStream::connect(target).await {
+            Ok(_) => return Ok(()),
+            Err(error) => last_error = Some(error),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    Err(SipError::Bind {
+        transport: "tcp",
+        address,
+        source: last_error.unwrap_or_else(|| std::io::Error::other("listener never accepted")),
+    })
 }
 
 struct Dispatcher {

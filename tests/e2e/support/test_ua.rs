@@ -104,9 +104,11 @@ impl TestUa {
                 (Some(socket), None, local)
             }
             Transport::Tcp => {
-                let stream = TcpStream::connect(server)
-                    .await
-                    .unwrap_or_else(|e| panic!("test UA cannot connect TCP to {server}: {e}"));
+                // No retry: once ivory has printed `ready`, its TCP listener must accept.
+                let stream = match TcpStream::connect(server).await {
+                    Ok(stream) => stream,
+                    Err(error) => panic!("test UA cannot connect TCP to {server}: {error}"),
+                };
                 let local = stream
                     .local_addr()
                     .expect("local address of a connected socket");

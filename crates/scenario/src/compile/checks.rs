@@ -4,7 +4,8 @@
 use std::collections::BTreeSet;
 
 use super::Compiler;
-use crate::program::{ActionIndex, ActionKind, BlockIndex};
+use crate::error::Diagnostic;
+use crate::program::{ActionIndex, ActionKind, BlockIndex, IvrChoice};
 
 /// Points every `goTo` at its target action, or reports the missing `actionId`.
 pub(super) fn resolve_go_tos(compiler: &mut Compiler) {
@@ -79,7 +80,7 @@ pub(super) fn report_unreachable(compiler: &mut Compiler) {
         compiler
             .diagnostics
             .errors
-            .push(crate::error::Diagnostic { path, message });
+            .push(Diagnostic { path, message });
     }
 }
 
@@ -106,6 +107,57 @@ pub(super) fn block_can_end_call(compiler: &Compiler, block: BlockIndex) -> bool
             ActionKind::While { body, .. }
             | ActionKind::Repeat { body, .. }
             | ActionKind::ForEach { body, .. } => block_can_end_call(compiler, *body),
+            // A fetched script may hang up.
+            ActionKind::Ivr(ivr) => {
+                ivr.next.is_some()
+                    || ivr.choices.iter().any(|(_, choice)| match choice {
+                        IvrChoice::Fetch(_) => true,
+                        IvrChoice::Actions(block) => block_can_end_call(compiler, *block),
+                    })
+            }
             _ => false,
         })
+}
+
+/// `onHangup` runs after the caller is gone: only actions that need no call are allowed
+/// (`request`, `sendSms`, `setVariable`, and `if`/`switch` around them), and no `goTo`
+/// from elsewhere may land in it.
+pub(super) fn check_on_hangup(compiler: &mut Compiler, block: BlockIndex) {
+    let mut inside = BTreeSet::new();
+    let mut pending = vec![block];
+    let mut problems = Vec::new();
+    while let Some(block) = pending.pop() {
+        for action in &compiler.blocks[block.0].actions {
+            inside.insert(*action);
+            let action = &compiler.actions[action.0];
+            match &action.kind {
+                ActionKind::Request(_)
+                | ActionKind::SendSms { .. }
+                | ActionKind::SetVariable { .. }
+                | ActionKind::Invalid => {}
+                ActionKind::If { .. } | ActionKind::Switch { .. } => {
+                    pending.extend(action.kind.blocks().into_iter().map(|(_, block)| block));
+                }
+                other => problems.push(Diagnostic {
+                    path: action.path.clone(),
+                    message: format!(
+                        "`{}` cannot run after the caller hung up: onHangup takes request, \
+                         sendSms and setVariable (and if/switch around them)",
+                        other.name()
+                    ),
+                }),
+            }
+        }
+    }
+    for action in &compiler.actions {
+        if let ActionKind::GoTo(go_to) = &action.kind
+            && inside.contains(&go_to.target)
+        {
+            problems.push(Diagnostic {
+                path: action.path.clone(),
+                message: "a goTo cannot jump into onHangup".to_owned(),
+            });
+        }
+    }
+    compiler.diagnostics.errors.extend(problems);
 }

@@ -3,9 +3,11 @@
 
 mod actions;
 mod checks;
+pub(crate) mod external;
 mod flow;
+mod ivr;
 pub(crate) mod reader;
-mod unsupported;
+mod variables;
 
 use std::collections::BTreeMap;
 
@@ -29,10 +31,27 @@ pub const READ_ONLY_VARIABLES: [&str; 7] = [
 /// Blocks nested deeper than this are refused (the compiler and the run recurse on them).
 const MAXIMUM_NESTING: usize = 32;
 
+/// What the compiler knows about the scenario's surroundings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompileOptions {
+    /// Launch `parameters` the scenario may read: no "never set" warning for them.
+    pub parameters: Vec<String>,
+}
+
 /// Compiles scenario JSON text.
 pub fn compile(json: &str) -> Result<Program, CompileErrors> {
+    compile_with(json, &CompileOptions::default())
+}
+
+/// Compiles an already parsed scenario document.
+pub fn compile_value(document: &Value) -> Result<Program, CompileErrors> {
+    compile_value_with(document, &CompileOptions::default())
+}
+
+/// Compiles scenario JSON text, knowing `options`.
+pub fn compile_with(json: &str, options: &CompileOptions) -> Result<Program, CompileErrors> {
     match serde_json::from_str::<Value>(json) {
-        Ok(value) => compile_value(&value),
+        Ok(value) => compile_value_with(&value, options),
         Err(error) => Err(CompileErrors {
             errors: vec![Diagnostic {
                 path: String::new(),
@@ -43,8 +62,11 @@ pub fn compile(json: &str) -> Result<Program, CompileErrors> {
     }
 }
 
-/// Compiles an already parsed scenario document.
-pub fn compile_value(document: &Value) -> Result<Program, CompileErrors> {
+/// Compiles an already parsed scenario document, knowing `options`.
+pub fn compile_value_with(
+    document: &Value,
+    options: &CompileOptions,
+) -> Result<Program, CompileErrors> {
     let mut compiler = Compiler::default();
     let root_path = JsonPath::default();
     let Some(map) = reader::object(&mut compiler.diagnostics, &root_path, document) else {
@@ -74,16 +96,16 @@ pub fn compile_value(document: &Value) -> Result<Program, CompileErrors> {
         }
         None => compiler.empty_block(None),
     };
-    let on_hangup = top.get("onHangup").map(|(value, path)| {
-        compiler.diagnostics.warning(
-            &path,
-            "onHangup is not run yet: its actions are validated and ignored",
-        );
-        compiler.block(&path, value, None)
-    });
+    let on_hangup = top
+        .get("onHangup")
+        .map(|(value, path)| compiler.block(&path, value, None));
     top.finish(&mut compiler.diagnostics);
     checks::resolve_go_tos(&mut compiler);
     checks::report_unreachable(&mut compiler);
+    if let Some(block) = on_hangup {
+        checks::check_on_hangup(&mut compiler, block);
+    }
+    variables::check(&mut compiler, options);
     if !compiler.diagnostics.errors.is_empty() {
         return Err(compiler.into_errors());
     }
@@ -216,12 +238,7 @@ impl Compiler {
     fn bare_action(&mut self, path: &JsonPath, word: &str) -> Option<ActionKind> {
         match word {
             "hangup" => Some(ActionKind::Hangup),
-            "machineDetection" => {
-                self.diagnostics.warning(path, unsupported::NOT_YET);
-                Some(ActionKind::Unsupported {
-                    action: "machineDetection",
-                })
-            }
+            "machineDetection" => Some(ActionKind::MachineDetection),
             other => {
                 self.diagnostics.error(
                     path,
@@ -280,7 +297,16 @@ impl Compiler {
             "while" => flow::while_do(self, object, index),
             "repeat" => flow::repeat(self, object, index),
             "for-each" => flow::for_each(self, object, index),
-            other => unsupported::action(self, other, object),
+            "capture" => external::capture(self, object),
+            "record" => external::record(self, object),
+            "playFromRecording" => external::play_recording(self, object),
+            "dial" => external::dial(self, object),
+            "dialToMany" => external::dial_to_many(self, object),
+            "request" => external::request(self, object),
+            "sendSms" => external::send_sms(self, object),
+            "ivr" => ivr::ivr(self, object, index),
+            // `action_head` only yields the heads above.
+            _ => None,
         }
     }
 
@@ -315,8 +341,9 @@ const ACTION_HEADS: [&str; 19] = [
 ];
 
 fn action_head(map: &serde_json::Map<String, Value>) -> Result<&'static str, String> {
-    // `repeat` carries its condition in a `while` (or `until`) key.
-    if map.contains_key("repeat") {
+    // `repeat` carries its condition in a `while` (or `until`) key; 46elks' `ivr` has a
+    // `repeat` count of its own.
+    if map.contains_key("repeat") && !map.contains_key("ivr") {
         return Ok("repeat");
     }
     let heads: Vec<&'static str> = ACTION_HEADS

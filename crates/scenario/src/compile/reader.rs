@@ -14,6 +14,11 @@ use crate::expression::Template;
 pub(crate) struct JsonPath(String);
 
 impl JsonPath {
+    /// A path already written out (an action's stored path).
+    pub fn raw(text: &str) -> JsonPath {
+        JsonPath(text.to_owned())
+    }
+
     pub fn key(&self, key: &str) -> JsonPath {
         let plain = key
             .chars()
@@ -43,11 +48,14 @@ impl JsonPath {
     }
 }
 
-/// Errors and warnings collected during one compilation.
+/// Errors and warnings collected during one compilation, and the variable reads seen on
+/// the way (for the "read but never set" check).
 #[derive(Debug, Default)]
 pub(crate) struct Diagnostics {
     pub errors: Vec<Diagnostic>,
     pub warnings: Vec<Diagnostic>,
+    /// Every variable a template reads, with the template's path.
+    pub reads: Vec<(String, JsonPath)>,
 }
 
 impl Diagnostics {
@@ -71,6 +79,8 @@ pub(crate) struct ObjectReader<'a> {
     map: &'a Map<String, Value>,
     path: JsonPath,
     known: Vec<&'static str>,
+    /// Keys accepted by pattern (46elks' per-digit keys) rather than by name.
+    known_owned: Vec<String>,
 }
 
 impl<'a> ObjectReader<'a> {
@@ -79,6 +89,7 @@ impl<'a> ObjectReader<'a> {
             map,
             path,
             known: Vec::new(),
+            known_owned: Vec::new(),
         }
     }
 
@@ -110,10 +121,25 @@ impl<'a> ObjectReader<'a> {
         self.known.push(key);
     }
 
+    /// Accepts a key known only at run time of the compiler (a pattern match).
+    pub fn allow_owned(&mut self, key: &str) {
+        self.known_owned.push(key.to_owned());
+    }
+
+    /// Every key of the object, read or not.
+    pub fn keys(&self) -> impl Iterator<Item = &'a str> + use<'a> {
+        self.map.keys().map(String::as_str)
+    }
+
+    /// The value of `key` without marking it known.
+    pub fn value(&self, key: &str) -> Option<&'a Value> {
+        self.map.get(key)
+    }
+
     /// Reports every key that was neither read nor allowed.
     pub fn finish(self, diagnostics: &mut Diagnostics) {
         for key in self.map.keys() {
-            if self.known.contains(&key.as_str()) {
+            if self.known.contains(&key.as_str()) || self.known_owned.contains(key) {
                 continue;
             }
             let mut message = format!("unknown key `{key}`");
@@ -180,7 +206,12 @@ pub(crate) fn template(
 ) -> Option<Template> {
     let text = string(diagnostics, path, value)?;
     match Template::parse(text) {
-        Ok(template) => Some(template),
+        Ok(template) => {
+            template.for_each_variable(&mut |name| {
+                diagnostics.reads.push((name.to_owned(), path.clone()));
+            });
+            Some(template)
+        }
         Err(error) => {
             diagnostics.error(path, format!("invalid expression: {error}"));
             None

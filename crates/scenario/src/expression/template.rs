@@ -94,6 +94,23 @@ impl Template {
             .all(|part| matches!(part, TemplatePart::Text(_)))
     }
 
+    /// Calls `visit` with the name of every variable the template reads.
+    pub fn for_each_variable(&self, visit: &mut dyn FnMut(&str)) {
+        for part in &self.parts {
+            if let TemplatePart::Expression(expression) = part {
+                expression.for_each_variable(visit);
+            }
+        }
+    }
+
+    /// The variable when the template is exactly one `${name}` and nothing else.
+    pub fn single_variable(&self) -> Option<&str> {
+        match self.parts.as_slice() {
+            [TemplatePart::Expression(Expression::Variable(name))] => Some(name),
+            _ => None,
+        }
+    }
+
     /// Renders the template with `variables` (unset reads as `""`).
     pub fn render(&self, variables: &BTreeMap<String, String>) -> Result<String, EvaluationError> {
         let mut rendered = String::new();

@@ -1,15 +1,27 @@
 //! [`Run`]: one execution of a [`Program`] for one call, as a sans-IO state machine.
 //! The contract (events, commands, timing) is in the crate docs.
+//!
+//! This file holds the run's state and its stepping through blocks; `input` has digits and
+//! `collectInto`, `external` the actions that wait for the engine, `ivr` 46elks' `ivr`,
+//! `response` the reading of `request` answers.
+
+mod external;
+mod input;
+mod ivr;
+mod protocol;
+mod response;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub(crate) use input::is_dtmf as is_dtmf_key;
+pub use ivr::{IVR_FETCH_TIMEOUT, MAXIMUM_FETCHED_SCRIPTS};
+pub use protocol::{Command, DialStatus, Event, FinishReason, WaitingFor};
+
 use crate::expression::{Template, is_truthy};
-use crate::program::{
-    ActionIndex, ActionKind, BlockIndex, Collect, MAXIMUM_INPUT_LENGTH, Program, ReportPolicy,
-    Voice, prompt_source_problem,
-};
+use crate::program::{ActionIndex, ActionKind, BlockIndex, Program, ReportPolicy};
+use input::Collecting;
 
 /// At most this many steps (an action executed, or a block left) per `new`/`handle_*`
 /// call; a scenario that goes further without waiting for anything is stuck in a loop and
@@ -20,81 +32,60 @@ pub const TYPE_AHEAD_CAPACITY: usize = 32;
 /// What a `MASKED` variable reads as in [`Run::report_variables`].
 pub const MASK: &str = "****";
 
-/// Something that happened on the call, fed to [`Run::handle_event`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Event {
-    /// The prompt of the last `Play`/`Say` has been played completely (all its loops).
-    PlaybackFinished,
-    /// The prompt of the last `Play`/`Say` could not be played (or not to its end).
-    PlaybackFailed { reason: String },
-    /// The caller pressed a DTMF key: `0`-`9`, `*`, `#`, `A`-`D`.
-    Digit(char),
-    /// The caller hung up: the run finishes at once and emits nothing more.
-    CallerHungUp,
-}
-
-/// Something the engine must do, drained with [`Run::poll_command`].
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum Command {
-    /// Play `source`, `loop_count` times in a row, then send one
-    /// [`Event::PlaybackFinished`]. `source` is an `http(s)://` URL (the engine fetches it)
-    /// or a path relative to the sounds directory (already checked with
-    /// [`prompt_source_problem`]).
-    Play {
-        source: String,
-        barge_in: bool,
-        loop_count: u32,
-    },
-    /// Speak `text` with text-to-speech, then send one [`Event::PlaybackFinished`].
-    Say {
-        text: String,
-        language: Option<String>,
-        voice: Option<Voice>,
-        speech_rate: f32,
-        barge_in: bool,
-    },
-    /// Stop the prompt that is playing; the engine sends no `PlaybackFinished` for it.
-    StopPlayback,
-    /// End the call. Always the last command of a run (except after `CallerHungUp`).
-    Hangup,
-    /// A line for the call log: an action the runtime cannot perform yet, a failed prompt,
-    /// a failed expression, a `goTo` past its limit. Never contains collected digits.
-    Note(String),
-}
-
-/// Why a run finished.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FinishReason {
-    /// The script ran to its end.
-    ScenarioEnd,
-    /// A `"hangup"` action.
-    HangupAction,
-    /// [`Event::CallerHungUp`].
-    CallerHungUp,
-    /// More than [`MAXIMUM_STEPS_PER_CALL`] steps without waiting.
-    StepLimit,
+/// How a run is set up beyond its program and variables.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Wall-clock time at the constructor's `now`, in milliseconds since the Unix epoch:
+    /// `__callApiCurrentTimestamp` is this plus the virtual time elapsed since. `None`
+    /// leaves that variable `""`. (Time is an input: the run never reads a clock.)
+    pub unix_time_ms_at_start: Option<u64>,
+    /// Keep a line per step (action taken, branch chosen, input completed) for
+    /// [`Run::poll_trace`]. Trace lines show collected values: they are for simulators
+    /// and tests, never for logs.
+    pub trace: bool,
 }
 
 /// One scenario execution for one call.
 #[derive(Debug)]
 pub struct Run {
-    program: Arc<Program>,
+    /// The scenario (slot 0) and the scripts fetched at run time (46elks `next`).
+    programs: Vec<Arc<Program>>,
     variables: BTreeMap<String, String>,
     /// Variables the script wrote: the ones [`Run::report_variables`] reports.
     written: BTreeSet<String>,
     frames: Vec<Frame>,
     wait: Wait,
-    commands: VecDeque<Command>,
+    /// Commands for the engine, with trace lines between them in the order they happened.
+    output: VecDeque<Output>,
     type_ahead: VecDeque<char>,
-    go_to_counts: BTreeMap<ActionIndex, u32>,
+    go_to_counts: BTreeMap<ActionRef, u32>,
+    /// Identifiers of this call's recordings, oldest first.
+    recordings: Vec<String>,
     finish_reason: Option<FinishReason>,
+    /// The caller hung up and the `onHangup` actions are running.
+    hanging_up: bool,
+    start: Instant,
+    options: RunOptions,
+    trace: VecDeque<String>,
+}
+
+#[derive(Debug)]
+enum Output {
+    Command(Command),
+    Trace(String),
+}
+
+/// An action of one of the run's programs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct ActionRef {
+    slot: usize,
+    index: ActionIndex,
 }
 
 /// A block being executed: the next action to run in it.
 #[derive(Debug, Clone)]
 struct Frame {
+    slot: usize,
     block: BlockIndex,
     next: usize,
     /// For a `for-each` body: the items still to come.
@@ -109,26 +100,24 @@ enum Wait {
     Playback {
         barge_in: bool,
         pause_after: Duration,
+        /// An `ivr` whose input starts when the prompt ends.
+        ivr: Option<(ActionRef, u32)>,
     },
-    /// A `collectInto` is listening.
+    /// Digits are being collected.
     Collect(Collecting),
     /// A `pause` (or the silence after a prompt) lasts until then.
     Pause {
         until: Instant,
     },
+    /// The completion event of an external action.
+    External(ActionRef),
     Finished,
 }
 
-#[derive(Debug, Clone)]
-struct Collecting {
-    action: ActionIndex,
-    digits: String,
-    deadline: Instant,
-}
-
 impl Frame {
-    fn new(block: BlockIndex, next: usize) -> Self {
+    fn new(slot: usize, block: BlockIndex, next: usize) -> Self {
         Frame {
+            slot,
             block,
             next,
             remaining_items: VecDeque::new(),
@@ -140,17 +129,32 @@ impl Run {
     /// Starts a run with the implicit variables (`from`, `to`, `callId`, `direction`, ...)
     /// and launch parameters in `variables`, and executes up to its first wait.
     pub fn new(program: Arc<Program>, variables: BTreeMap<String, String>, now: Instant) -> Self {
+        Run::with_options(program, variables, now, RunOptions::default())
+    }
+
+    /// Like [`Run::new`], with [`RunOptions`].
+    pub fn with_options(
+        program: Arc<Program>,
+        variables: BTreeMap<String, String>,
+        now: Instant,
+        options: RunOptions,
+    ) -> Self {
         let root = program.root;
         let mut run = Run {
-            program,
+            programs: vec![program],
             variables,
             written: BTreeSet::new(),
-            frames: vec![Frame::new(root, 0)],
+            frames: vec![Frame::new(0, root, 0)],
             wait: Wait::Ready,
-            commands: VecDeque::new(),
+            output: VecDeque::new(),
             type_ahead: VecDeque::new(),
             go_to_counts: BTreeMap::new(),
+            recordings: Vec::new(),
             finish_reason: None,
+            hanging_up: false,
+            start: now,
+            options,
+            trace: VecDeque::new(),
         };
         run.advance(now);
         run
@@ -163,30 +167,29 @@ impl Run {
         }
         match event {
             Event::CallerHungUp => {
-                self.commands.clear();
-                self.frames.clear();
-                self.wait = Wait::Finished;
-                self.finish_reason = Some(FinishReason::CallerHungUp);
-                return;
+                self.caller_hung_up();
             }
             Event::PlaybackFinished => {
                 if let Wait::Playback { pause_after, .. } = self.wait {
-                    self.wait = if pause_after.is_zero() {
-                        Wait::Ready
-                    } else {
-                        Wait::Pause {
-                            until: now + pause_after,
-                        }
-                    };
+                    self.prompt_done(now, pause_after);
                 }
             }
             Event::PlaybackFailed { reason } => {
                 if matches!(self.wait, Wait::Playback { .. }) {
                     self.note(format!("playback failed: {reason}"));
-                    self.wait = Wait::Ready;
+                    self.prompt_done(now, Duration::ZERO);
                 }
             }
-            Event::Digit(digit) => self.digit(now, digit),
+            Event::Digit(digit) => {
+                if !self.hanging_up {
+                    self.digit(now, digit);
+                }
+            }
+            Event::ActionFailed { reason } if matches!(self.wait, Wait::Playback { .. }) => {
+                self.note(format!("playback failed: {reason}"));
+                self.prompt_done(now, Duration::ZERO);
+            }
+            completion => self.complete_external(completion),
         }
         self.advance(now);
     }
@@ -195,7 +198,7 @@ impl Run {
     /// (calling it early, or with no deadline, does nothing).
     pub fn handle_timeout(&mut self, now: Instant) {
         match &self.wait {
-            Wait::Collect(collecting) if now >= collecting.deadline => self.finish_collect(),
+            Wait::Collect(collecting) if now >= collecting.deadline => self.finish_collect(now),
             Wait::Pause { until } if now >= *until => self.wait = Wait::Ready,
             _ => return,
         }
@@ -204,7 +207,20 @@ impl Run {
 
     /// The next command for the engine, in order.
     pub fn poll_command(&mut self) -> Option<Command> {
-        self.commands.pop_front()
+        while let Some(output) = self.output.pop_front() {
+            match output {
+                Output::Command(command) => return Some(command),
+                Output::Trace(line) => self.trace.push_back(line),
+            }
+        }
+        None
+    }
+
+    /// The next trace line, when [`RunOptions::trace`] is on. Lines come in order with
+    /// the commands: once [`poll_command`](Self::poll_command) has returned a command (or
+    /// `None`), the lines that happened before it (or all of them) are ready here.
+    pub fn poll_trace(&mut self) -> Option<String> {
+        self.trace.pop_front()
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) must be called next, if at all.
@@ -216,8 +232,30 @@ impl Run {
         }
     }
 
+    /// What the run is waiting for now.
+    pub fn waiting_for(&self) -> WaitingFor {
+        match &self.wait {
+            Wait::Playback { barge_in, ivr, .. } => WaitingFor::Prompt {
+                barge_in: *barge_in || ivr.is_some(),
+            },
+            Wait::Collect(_) => WaitingFor::Digits,
+            Wait::Pause { .. } => WaitingFor::Pause,
+            Wait::External(action) => match &self.action(*action).kind {
+                ActionKind::Capture(_) => WaitingFor::Speech,
+                ActionKind::Record(_) => WaitingFor::Recording,
+                ActionKind::Dial(_) => WaitingFor::Dial,
+                ActionKind::MachineDetection => WaitingFor::MachineDetection,
+                ActionKind::SendSms { .. } => WaitingFor::Sms,
+                _ => WaitingFor::HttpResponse,
+            },
+            // `Ready` never lasts beyond a call.
+            Wait::Ready | Wait::Finished => WaitingFor::Finished,
+        }
+    }
+
     /// True once the run has ended; commands already queued (the final `Hangup`) are
-    /// still to be drained.
+    /// still to be drained. After `CallerHungUp` with `onHangup`, false until those
+    /// actions are done.
     pub fn is_finished(&self) -> bool {
         matches!(self.wait, Wait::Finished)
     }
@@ -239,7 +277,13 @@ impl Run {
             .iter()
             .filter_map(|name| {
                 let value = self.variables.get(name)?;
-                match self.program.report_policy(name) {
+                let policy = self
+                    .programs
+                    .iter()
+                    .map(|program| program.report_policy(name))
+                    .max()
+                    .unwrap_or(ReportPolicy::Always);
+                match policy {
                     ReportPolicy::Always => Some((name.clone(), value.clone())),
                     ReportPolicy::Masked => Some((name.clone(), MASK.to_owned())),
                     ReportPolicy::Never => None,
@@ -250,11 +294,25 @@ impl Run {
 
     /// The program this run executes.
     pub fn program(&self) -> &Arc<Program> {
-        &self.program
+        &self.programs[0]
+    }
+
+    fn action(&self, at: ActionRef) -> &crate::program::Action {
+        &self.programs[at.slot].actions[at.index.0]
+    }
+
+    fn push(&mut self, command: Command) {
+        self.output.push_back(Output::Command(command));
     }
 
     fn note(&mut self, text: String) {
-        self.commands.push_back(Command::Note(text));
+        self.push(Command::Note(text));
+    }
+
+    fn trace(&mut self, line: impl FnOnce() -> String) {
+        if self.options.trace {
+            self.output.push_back(Output::Trace(line()));
+        }
     }
 
     fn set_variable(&mut self, name: &str, value: String) {
@@ -263,84 +321,50 @@ impl Run {
     }
 
     fn finish(&mut self, reason: FinishReason) {
-        self.commands.push_back(Command::Hangup);
+        if !self.hanging_up {
+            self.push(Command::Hangup);
+        }
         self.frames.clear();
         self.wait = Wait::Finished;
-        self.finish_reason = Some(reason);
+        self.finish_reason = Some(if self.hanging_up {
+            FinishReason::CallerHungUp
+        } else {
+            reason
+        });
     }
 
-    fn digit(&mut self, now: Instant, digit: char) {
-        let valid = digit.is_ascii_digit() || matches!(digit, '*' | '#' | 'A'..='D');
-        if !valid {
-            self.note(format!(
-                "ignored an event for an unknown DTMF key {digit:?}"
-            ));
+    fn caller_hung_up(&mut self) {
+        if self.hanging_up {
             return;
         }
-        match &mut self.wait {
-            Wait::Collect(_) => {
-                self.type_ahead.push_back(digit);
-                self.drain_type_ahead(now);
-            }
-            Wait::Playback { barge_in: true, .. } => {
-                self.buffer_digit(digit);
-                self.commands.push_back(Command::StopPlayback);
+        self.output.clear();
+        self.type_ahead.clear();
+        self.hanging_up = true;
+        match self.programs[0].on_hangup {
+            Some(block) => {
+                self.trace(|| "caller hung up: running onHangup".to_owned());
+                self.frames = vec![Frame::new(0, block, 0)];
                 self.wait = Wait::Ready;
             }
-            _ => self.buffer_digit(digit),
-        }
-    }
-
-    fn buffer_digit(&mut self, digit: char) {
-        if self.type_ahead.len() < TYPE_AHEAD_CAPACITY {
-            self.type_ahead.push_back(digit);
-        } else {
-            self.note(format!(
-                "type-ahead buffer full ({TYPE_AHEAD_CAPACITY} keys): a key press was dropped"
-            ));
-        }
-    }
-
-    /// Feeds buffered digits to the listening `collectInto` until it completes.
-    fn drain_type_ahead(&mut self, now: Instant) {
-        let program = Arc::clone(&self.program);
-        let Wait::Collect(collecting) = &mut self.wait else {
-            return;
-        };
-        let ActionKind::Collect(collect) = &program.actions[collecting.action.0].kind else {
-            return;
-        };
-        let maximum_length = collect.maximum_length.unwrap_or(MAXIMUM_INPUT_LENGTH);
-        let mut complete = false;
-        while let Some(digit) = self.type_ahead.pop_front() {
-            collecting.deadline = now + collect.timeout;
-            // `#` ends input and is not stored.
-            complete = digit == '#' || {
-                collecting.digits.push(digit);
-                collecting.digits.len() >= maximum_length
-            };
-            if complete {
-                break;
+            None => {
+                self.trace(|| "caller hung up".to_owned());
+                self.finish(FinishReason::CallerHungUp);
             }
         }
-        if complete {
-            self.finish_collect();
-        }
     }
 
-    fn finish_collect(&mut self) {
-        let Wait::Collect(collecting) = std::mem::replace(&mut self.wait, Wait::Ready) else {
+    /// A prompt ended (or was cut short): an `ivr` listens next, else the optional silence.
+    fn prompt_done(&mut self, now: Instant, pause_after: Duration) {
+        let Wait::Playback { ivr, .. } = std::mem::replace(&mut self.wait, Wait::Ready) else {
             return;
         };
-        let program = Arc::clone(&self.program);
-        let ActionKind::Collect(collect) = &program.actions[collecting.action.0].kind else {
-            return;
-        };
-        if let Some(mapped) = &collect.mapped_values {
-            let meaning = mapped.get(&collecting.digits).cloned().unwrap_or_default();
-            self.set_variable(&format!("{}_Meaning", collect.variable), meaning);
+        if let Some((action, attempt)) = ivr {
+            self.ivr_listen(now, action, attempt);
+        } else if !pause_after.is_zero() {
+            self.wait = Wait::Pause {
+                until: now + pause_after,
+            };
         }
-        self.set_variable(&collect.variable, collecting.digits);
     }
 
     /// Executes until the run waits for something or finishes.
@@ -362,63 +386,41 @@ impl Run {
 
     /// Runs one action, or leaves one finished block.
     fn step(&mut self, now: Instant) {
-        let program = Arc::clone(&self.program);
         let Some(frame) = self.frames.last_mut() else {
             self.finish(FinishReason::ScenarioEnd);
             return;
         };
-        let Some(&action) = program.blocks[frame.block.0].actions.get(frame.next) else {
+        let program = Arc::clone(&self.programs[frame.slot]);
+        let Some(&index) = program.blocks[frame.block.0].actions.get(frame.next) else {
             if let Some(frame) = self.frames.pop() {
                 self.leave_block(frame);
             }
             return;
         };
         frame.next += 1;
-        self.execute(now, action);
+        let slot = frame.slot;
+        self.execute(now, ActionRef { slot, index });
     }
 
-    fn execute(&mut self, now: Instant, index: ActionIndex) {
-        let program = Arc::clone(&self.program);
-        let action = &program.actions[index.0];
+    fn execute(&mut self, now: Instant, at: ActionRef) {
+        let program = Arc::clone(&self.programs[at.slot]);
+        let action = &program.actions[at.index.0];
         let path = action.path.as_str();
         match &action.kind {
-            ActionKind::Play(play) => {
-                let Some(source) = self.render(path, &play.source) else {
-                    return;
-                };
-                if let Some(problem) = prompt_source_problem(&source) {
-                    self.note(format!("{path}: prompt {source:?} {problem}; skipped"));
-                    return;
-                }
-                self.commands.push_back(Command::Play {
-                    source,
-                    barge_in: play.barge_in,
-                    loop_count: play.loop_count,
-                });
-                self.wait = Wait::Playback {
-                    barge_in: play.barge_in,
-                    pause_after: play.pause_after,
-                };
-            }
-            ActionKind::Say(say) => {
-                let Some(text) = self.render(path, &say.text) else {
-                    return;
-                };
-                self.commands.push_back(Command::Say {
-                    text,
-                    language: say.language.clone(),
-                    voice: say.voice.clone(),
-                    speech_rate: say.speech_rate,
-                    barge_in: say.barge_in,
-                });
-                self.wait = Wait::Playback {
-                    barge_in: say.barge_in,
-                    pause_after: Duration::ZERO,
-                };
-            }
-            ActionKind::Collect(collect) => self.start_collect(now, index, collect),
+            ActionKind::Play(_)
+            | ActionKind::Say(_)
+            | ActionKind::Capture(_)
+            | ActionKind::Record(_)
+            | ActionKind::PlayRecording(_)
+            | ActionKind::Dial(_)
+            | ActionKind::Request(_)
+            | ActionKind::SendSms { .. }
+            | ActionKind::MachineDetection => self.start_external(now, at),
+            ActionKind::Collect(collect) => self.start_collect(now, at, collect),
+            ActionKind::Ivr(_) => self.start_ivr(now, at, 1),
             ActionKind::SetVariable { variable, value } => {
                 let value = self.render(path, value).unwrap_or_default();
+                self.trace(|| format!("{path} setVariable {variable} = {value:?}"));
                 self.set_variable(variable, value);
             }
             ActionKind::If {
@@ -426,10 +428,12 @@ impl Run {
                 then,
                 otherwise,
             } => {
-                if self.condition(path, condition) {
-                    self.frames.push(Frame::new(*then, 0));
+                let verdict = self.condition(path, condition);
+                self.trace(|| format!("{path} if {} -> {verdict}", condition.source()));
+                if verdict {
+                    self.frames.push(Frame::new(at.slot, *then, 0));
                 } else if let Some(otherwise) = otherwise {
-                    self.frames.push(Frame::new(*otherwise, 0));
+                    self.frames.push(Frame::new(at.slot, *otherwise, 0));
                 }
             }
             ActionKind::Switch {
@@ -438,20 +442,28 @@ impl Run {
                 default,
             } => {
                 let value = self.render(path, value);
-                let case = value.and_then(|value| {
+                let case = value.as_ref().and_then(|value| {
                     cases
                         .iter()
-                        .find(|(case, _)| *case == value)
-                        .map(|(_, block)| *block)
+                        .find(|(case, _)| case == value)
+                        .map(|(case, block)| (case.clone(), *block))
                 });
-                if let Some(block) = case.or(*default) {
-                    self.frames.push(Frame::new(block, 0));
+                let chosen = match (&case, default) {
+                    (Some((case, _)), _) => format!("case {case:?}"),
+                    (None, Some(_)) => "__default".to_owned(),
+                    (None, None) => "no case".to_owned(),
+                };
+                let shown = value.unwrap_or_default();
+                self.trace(|| format!("{path} switch {shown:?} -> {chosen}"));
+                if let Some(block) = case.map(|(_, block)| block).or(*default) {
+                    self.frames.push(Frame::new(at.slot, block, 0));
                 }
             }
             ActionKind::GoTo(go_to) => {
-                let count = self.go_to_counts.entry(index).or_default();
+                let count = self.go_to_counts.entry(at).or_default();
                 if *count >= go_to.limit {
                     let limit = go_to.limit;
+                    self.trace(|| format!("{path} goTo: limit {limit} reached"));
                     self.note(format!(
                         "{path}: goToLimit {limit} reached; continuing after the goTo"
                     ));
@@ -462,20 +474,29 @@ impl Run {
                 if let Some(variable) = &go_to.count_variable {
                     self.set_variable(variable, count.to_string());
                 }
-                self.frames = frames_to(&program, go_to.target);
+                let target = &program.actions[go_to.target.0];
+                let label = target.action_id.clone().unwrap_or_default();
+                let limit = go_to.limit;
+                self.trace(|| format!("{path} goTo {label:?} ({count} of {limit})"));
+                self.frames.retain(|frame| frame.slot < at.slot);
+                self.frames
+                    .extend(frames_to(&program, at.slot, go_to.target));
             }
             ActionKind::Pause(duration) => {
                 self.wait = Wait::Pause {
                     until: now + *duration,
                 };
             }
-            ActionKind::Hangup => self.finish(FinishReason::HangupAction),
+            ActionKind::Hangup => {
+                self.trace(|| format!("{path} hangup"));
+                self.finish(FinishReason::HangupAction);
+            }
             ActionKind::While { condition, body } => {
                 if self.condition(path, condition) {
-                    self.frames.push(Frame::new(*body, 0));
+                    self.frames.push(Frame::new(at.slot, *body, 0));
                 }
             }
-            ActionKind::Repeat { body, .. } => self.frames.push(Frame::new(*body, 0)),
+            ActionKind::Repeat { body, .. } => self.frames.push(Frame::new(at.slot, *body, 0)),
             ActionKind::ForEach {
                 variable,
                 list,
@@ -494,6 +515,7 @@ impl Run {
                 if let Some(first) = items.pop_front() {
                     self.set_variable(variable, first);
                     self.frames.push(Frame {
+                        slot: at.slot,
                         block: *body,
                         next: 0,
                         remaining_items: items,
@@ -504,15 +526,12 @@ impl Run {
                 // Unreachable: `compile` never builds a program with an invalid action.
                 self.note(format!("{path}: invalid action skipped"));
             }
-            ActionKind::Unsupported { action } => {
-                self.note(format!("{path}: `{action}` is not supported yet; skipped"));
-            }
         }
     }
 
     /// A block ran to its end: loops decide whether it runs again.
     fn leave_block(&mut self, mut frame: Frame) {
-        let program = Arc::clone(&self.program);
+        let program = Arc::clone(&self.programs[frame.slot]);
         let Some(owner) = program.blocks[frame.block.0].owner else {
             return;
         };
@@ -538,15 +557,6 @@ impl Run {
         }
     }
 
-    fn start_collect(&mut self, now: Instant, action: ActionIndex, collect: &Collect) {
-        self.wait = Wait::Collect(Collecting {
-            action,
-            digits: String::new(),
-            deadline: now + collect.timeout,
-        });
-        self.drain_type_ahead(now);
-    }
-
     /// Renders a template; a failure is noted and yields `None`.
     fn render(&mut self, path: &str, template: &Template) -> Option<String> {
         match template.render(&self.variables) {
@@ -566,16 +576,21 @@ impl Run {
         self.render(path, condition)
             .is_some_and(|value| is_truthy(&value))
     }
+
+    /// Virtual time since the run started.
+    fn elapsed(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.start)
+    }
 }
 
-/// The stack of frames that makes `target` the next action to run.
-fn frames_to(program: &Program, target: ActionIndex) -> Vec<Frame> {
+/// The stack of frames (of the program in `slot`) that makes `target` the next action.
+fn frames_to(program: &Program, slot: usize, target: ActionIndex) -> Vec<Frame> {
     let mut frames = Vec::new();
     let mut current = target;
     let mut next = program.actions[target.0].position;
     loop {
         let action = &program.actions[current.0];
-        frames.push(Frame::new(action.block, next));
+        frames.push(Frame::new(slot, action.block, next));
         match program.blocks[action.block.0].owner {
             Some(owner) => {
                 current = owner;

@@ -5,11 +5,16 @@
 //! or loop), and every action knows its block and position. That is all a `goTo` needs to
 //! rebuild the stack of blocks leading to its target, wherever it is.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
+mod kinds;
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::Diagnostic;
-use crate::expression::Template;
+pub use kinds::HttpMethod;
+pub(crate) use kinds::{
+    ActionKind, Capture, Collect, Dial, GoTo, Ivr, IvrChoice, JsonTemplate, Play, Record,
+    RecordingReference, Request, Say,
+};
 
 /// A compiled scenario: immutable, cheap to share behind an `Arc` between calls.
 #[derive(Debug, Clone)]
@@ -53,14 +58,52 @@ impl Program {
             .unwrap_or(ReportPolicy::Always)
     }
 
-    /// True when the scenario has an `onHangup` block (validated; not run yet).
+    /// True when the scenario has an `onHangup` block, run after the caller hangs up.
     pub fn has_on_hangup(&self) -> bool {
         self.on_hangup.is_some()
     }
 
-    /// Number of actions, nested ones included.
+    /// Number of actions, nested ones (and `onHangup`'s) included.
     pub fn action_count(&self) -> usize {
         self.actions.len()
+    }
+
+    /// The names of the actions the scenario uses, as written in JSON (`"say"`,
+    /// `"playFromUrl"`, `"collectInto"`, `"dialToMany"`, `"hangup"`, `"ivr"`, ...),
+    /// `onHangup`'s included. Actions fetched at run time (46elks `next`) are not known here.
+    pub fn action_names(&self) -> BTreeSet<&'static str> {
+        self.actions
+            .iter()
+            .map(|action| action.kind.name())
+            .collect()
+    }
+
+    /// True when the scenario uses the action named `name` (see [`action_names`](Self::action_names)).
+    pub fn uses_action(&self, name: &str) -> bool {
+        self.actions.iter().any(|action| action.kind.name() == name)
+    }
+
+    /// True when the scenario speaks with text-to-speech (`say`).
+    pub fn uses_say(&self) -> bool {
+        self.uses_action("say")
+    }
+
+    /// The prompt sources the scenario names without `${...}` (`playFromUrl` and 46elks
+    /// `ivr` prompts), sorted and without duplicates: files under the sounds directory and
+    /// http(s) URLs, for cache warming. Sources with `${...}` are only known at run time.
+    pub fn prompt_sources(&self) -> Vec<String> {
+        let sources: BTreeSet<String> = self
+            .actions
+            .iter()
+            .filter_map(|action| match &action.kind {
+                ActionKind::Play(play) => Some(&play.source),
+                ActionKind::Ivr(ivr) => Some(&ivr.prompt),
+                _ => None,
+            })
+            .filter(|source| source.is_constant())
+            .filter_map(|source| source.render(&BTreeMap::new()).ok())
+            .collect();
+        sources.into_iter().collect()
     }
 }
 
@@ -90,6 +133,20 @@ pub struct Voice {
     pub gender: Option<VoiceGender>,
 }
 
+/// Variables the runtime sets for external actions (see the crate docs).
+pub(crate) mod set_by_runtime {
+    pub const DIAL_STATUS: &str = "dialStatus";
+    pub const DIAL_SIP_CODE: &str = "dialSipCode";
+    pub const MACHINE_ANSWERED: &str = "machineAnswered";
+    pub const API_STATUS: &str = "__apiResponseStatusCode";
+    pub const API_TIMESTAMP: &str = "__callApiCurrentTimestamp";
+    pub const API_ERROR: &str = "__apiResponseError";
+    /// Suffix of the variable that holds a `capture`'s whole transcript.
+    pub const FULL_SUFFIX: &str = "_Full";
+    /// Suffix of the variable that holds a `collectInto`'s `mappedValues` meaning.
+    pub const MEANING_SUFFIX: &str = "_Meaning";
+}
+
 /// `collectInto` without `maxInputLength` still ends at this many digits (Infobip's maximum).
 pub(crate) const MAXIMUM_INPUT_LENGTH: usize = 255;
 
@@ -114,88 +171,6 @@ pub(crate) struct Action {
     pub kind: ActionKind,
     pub block: BlockIndex,
     pub position: usize,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) enum ActionKind {
-    Play(Play),
-    Say(Say),
-    Collect(Collect),
-    SetVariable {
-        variable: String,
-        value: Template,
-    },
-    If {
-        condition: Template,
-        then: BlockIndex,
-        otherwise: Option<BlockIndex>,
-    },
-    Switch {
-        value: Template,
-        cases: Vec<(String, BlockIndex)>,
-        default: Option<BlockIndex>,
-    },
-    GoTo(GoTo),
-    Pause(Duration),
-    Hangup,
-    While {
-        condition: Template,
-        body: BlockIndex,
-    },
-    Repeat {
-        body: BlockIndex,
-        condition: Template,
-        /// `repeat` + `until`: stop when the condition is true; `repeat` + `while`: stop
-        /// when it is false.
-        until: bool,
-    },
-    ForEach {
-        variable: String,
-        list: Template,
-        delimiter: String,
-        body: BlockIndex,
-    },
-    /// Only while compiling: the placeholder of an action with errors. A built [`Program`]
-    /// never contains it.
-    Invalid,
-    /// Parsed and validated, but the runtime cannot perform it yet: noted and skipped.
-    Unsupported {
-        action: &'static str,
-    },
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Play {
-    pub source: Template,
-    pub barge_in: bool,
-    pub loop_count: u32,
-    /// Silence after the prompt (ivory's `options.pause`).
-    pub pause_after: Duration,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Say {
-    pub text: Template,
-    pub language: Option<String>,
-    pub voice: Option<Voice>,
-    pub speech_rate: f32,
-    pub barge_in: bool,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Collect {
-    pub variable: String,
-    /// Complete at this many digits; `None`: only `#`, the timeout or 255 digits end input.
-    pub maximum_length: Option<usize>,
-    pub timeout: Duration,
-    pub mapped_values: Option<BTreeMap<String, String>>,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct GoTo {
-    pub target: ActionIndex,
-    pub limit: u32,
-    pub count_variable: Option<String>,
 }
 
 /// Why `source` (a rendered `playFromUrl`) cannot be played, or `None` when it can.
