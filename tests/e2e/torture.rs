@@ -250,3 +250,71 @@ v: SIP/2.0/TCP other.example.com\r\n\r\nbody"
         );
     }
 }
+
+/// Random datagrams, every truncation of a valid INVITE and byte-flipped copies of it: the server
+/// must neither exit nor stop answering. A seeded generator keeps failures reproducible.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_and_truncated_datagrams_leave_the_server_serving() {
+    let mut server = Server::start("garbage").await;
+    let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let local = socket.local_addr().expect("bound");
+    let invite = format!(
+        "INVITE sip:9999@{server} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK-garbage\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:fuzz@{local}>;tag=f1\r\nTo: <sip:9999@{server}>\r\n\
+         Call-ID: garbage-1@{local}\r\nCSeq: 1 INVITE\r\nContact: <sip:fuzz@{local}>\r\n\
+         Content-Type: application/sdp\r\nContent-Length: 53\r\n\r\n\
+         v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n",
+        server = server.sip_udp
+    )
+    .into_bytes();
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut datagrams: Vec<Vec<u8>> = (1..invite.len())
+        .step_by(3)
+        .map(|n| invite[..n].to_vec())
+        .collect();
+    for _ in 0..300 {
+        let length = (next() % 1400) as usize;
+        datagrams.push((0..length).map(|_| next() as u8).collect());
+        let mut flipped = invite.clone();
+        for _ in 0..(1 + next() % 8) {
+            let index = (next() as usize) % flipped.len();
+            flipped[index] = next() as u8;
+        }
+        datagrams.push(flipped);
+    }
+    for (index, datagram) in datagrams.iter().enumerate() {
+        socket
+            .send_to(datagram, server.sip_udp)
+            .await
+            .expect("send");
+        if index % 50 == 0 {
+            // Drain answers so the socket buffer never fills; their content is not the point.
+            let mut buffer = vec![0u8; 65536];
+            while let Ok(Ok(_)) =
+                tokio::time::timeout(Duration::from_millis(5), socket.recv_from(&mut buffer)).await
+            {
+            }
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        server.is_running(),
+        "ivory exited after {} garbage datagrams\n{}",
+        datagrams.len(),
+        server.stderr_tail()
+    );
+    let mut ua = TestUa::connect(Transport::Udp, server.sip_udp).await;
+    let response = ua.options("1000", SHORT_TIMEOUT).await;
+    assert_eq!(response.status(), Some(200), "OPTIONS after the garbage");
+    assert!(
+        !server.stderr_tail().contains("panicked"),
+        "a task panicked:\n{}",
+        server.stderr_tail()
+    );
+}
