@@ -21,7 +21,11 @@ fn detect(audio: &[i16]) -> (Option<AmdVerdict>, Option<GreetingEnd>) {
         detector.push_samples(chunk);
     }
     let verdict = detector.poll_verdict();
-    assert_eq!(detector.poll_verdict(), None, "the verdict is reported once");
+    assert_eq!(
+        detector.poll_verdict(),
+        None,
+        "the verdict is reported once"
+    );
     let greeting_end = detector.poll_greeting_end();
     assert_eq!(detector.poll_greeting_end(), None);
     (verdict, greeting_end)
@@ -95,7 +99,12 @@ fn beeps_at_usual_frequencies_are_found_and_speech_is_not_a_beep() {
     }
     // Every vowel at several pitches, steady or gliding: never a beep.
     for formants in VOWELS {
-        for (f0_start, f0_end) in [(100.0, 100.0), (140.0, 180.0), (220.0, 220.0), (300.0, 260.0)] {
+        for (f0_start, f0_end) in [
+            (100.0, 100.0),
+            (140.0, 180.0),
+            (220.0, 220.0),
+            (300.0, 260.0),
+        ] {
             let audio = through_g711(&vowel(f0_start, f0_end, formants, 2000, -15.0));
             let mut tracker = BeepTracker::new();
             for (index, frame) in audio.chunks_exact(FRAME_SAMPLES).enumerate() {
@@ -182,7 +191,11 @@ fn undecided_after_the_total_analysis_time_is_reported_as_a_human() {
     let (verdict, greeting_end) = detect(&audio);
     let verdict = verdict.expect("a verdict");
     assert_eq!(
-        (verdict.machine, verdict.reason, ms(verdict.decided_at_sample)),
+        (
+            verdict.machine,
+            verdict.reason,
+            ms(verdict.decided_at_sample)
+        ),
         (false, AmdReason::TotalAnalysisTime, 5000)
     );
     assert_eq!(greeting_end, None);

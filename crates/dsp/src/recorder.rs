@@ -105,7 +105,9 @@ impl RecordingSession {
             return &[];
         }
         let room = self.max_samples - self.recorded;
-        let keep = samples.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+        let keep = samples
+            .len()
+            .min(usize::try_from(room).unwrap_or(usize::MAX));
         let kept = &samples[..keep];
         self.recorded += keep as u64;
         self.vad.push_samples(kept);

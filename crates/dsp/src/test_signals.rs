@@ -64,7 +64,12 @@ pub(crate) fn vowel(
 /// Speech-like audio: for each `(burst_ms, gap_ms)`, a vowel burst (cycling through the vowels
 /// and a few pitch contours) then silence.
 pub(crate) fn speech(pattern: &[(u32, u32)], level_dbm0: f32) -> Vec<i16> {
-    let contours = [(120.0, 150.0), (180.0, 130.0), (210.0, 240.0), (100.0, 90.0)];
+    let contours = [
+        (120.0, 150.0),
+        (180.0, 130.0),
+        (210.0, 240.0),
+        (100.0, 90.0),
+    ];
     let mut samples = Vec::new();
     for (index, &(burst_ms, gap_ms)) in pattern.iter().enumerate() {
         let (f0_start, f0_end) = contours[index % contours.len()];

@@ -335,7 +335,9 @@ mod tests {
         }
         let found = events(&mut detector);
         assert_eq!(found.len(), 4, "{found:?}");
-        assert!(matches!(found[2], VadEvent::SpeechStarted { at_sample } if (1190..=1220).contains(&ms(at_sample))));
+        assert!(
+            matches!(found[2], VadEvent::SpeechStarted { at_sample } if (1190..=1220).contains(&ms(at_sample)))
+        );
         assert!(silence_during_speech.iter().all(|&silence| silence == 0));
     }
 

@@ -91,12 +91,11 @@ impl WavFileWriter {
             bits_per_sample: 16,
             sample_format: hound::SampleFormat::Int,
         };
-        let mut writer = hound::WavWriter::create(path, spec).map_err(|source| {
-            RecordingError::Write {
+        let mut writer =
+            hound::WavWriter::create(path, spec).map_err(|source| RecordingError::Write {
                 path: path.to_owned(),
                 source,
-            }
-        })?;
+            })?;
         // Make the file valid at once, so even an empty recording plays.
         writer.flush().map_err(|source| RecordingError::Write {
             path: path.to_owned(),
@@ -249,7 +248,10 @@ mod tests {
         assert_eq!(writer.duration(), Duration::from_millis(1500));
         assert_eq!(writer.finalize().unwrap(), 12_000);
         let (spec, samples) = read(&path);
-        assert_eq!((spec.channels, spec.sample_rate, spec.bits_per_sample), (1, 8000, 16));
+        assert_eq!(
+            (spec.channels, spec.sample_rate, spec.bits_per_sample),
+            (1, 8000, 16)
+        );
         assert_eq!(samples, audio);
     }
 

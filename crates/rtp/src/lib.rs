@@ -10,7 +10,8 @@
 //! 1. feed every datagram from the RTP socket: [`MediaSession::handle_datagram`];
 //! 2. when [`MediaSession::poll_timeout`] has passed, call [`MediaSession::handle_timeout`];
 //! 3. drain [`MediaSession::poll_transmit`] into the socket until it returns `None`;
-//! 4. drain [`MediaSession::poll_event`] (digits, finished prompts) into the IVR;
+//! 4. drain [`MediaSession::poll_event`] (digits, finished prompts) into the IVR, and, when
+//!    recording, [`MediaSession::poll_tapped_frame`] into the recording;
 //!
 //! then sleep until the next datagram or `poll_timeout`, whichever comes first.
 //!
@@ -63,7 +64,8 @@
 //! # Contract
 //!
 //! - Transmit: one 172-byte packet (12-byte header + 160 samples) every 20 ms on the drift-free
-//!   schedule `start + n · 20 ms`, prompt frames while playing and silence otherwise, so NATs,
+//!   schedule `start + n · 20 ms`, prompt frames while playing and silence otherwise (a 16-byte
+//!   RFC 4733 packet instead while a digit from [`MediaSession::send_digit`] is sent), so NATs,
 //!   symmetric-RTP peers and the peer's jitter buffer stay fed. Nothing is sent before a remote
 //!   address is known or while sending is off (hold); the clock, RTP timestamp and prompts move
 //!   on regardless. A late driver gets at most [`MAX_BURST`] packets per wake-up; older due
@@ -76,7 +78,13 @@
 //!   the session, so a phone that sends both RFC 4733 and the tone is heard once per key.
 //! - Symmetric RTP: see [`RELATCH_PACKETS`] and [`MediaSession::set_remote`].
 //!
-//! Out of scope: RTCP generation, sending RFC 4733 events, codecs other than G.711, SRTP.
+//! - Sending digits: [`MediaSession::send_digit`] replaces audio packets with RFC 4733 event
+//!   packets on the same ticks; [`telephone_event_sender`] describes the packet sequence.
+//! - Recording: with [`MediaSession::set_tap`] on, every tick leaves the caller's played-out
+//!   frame and ivory's frame for [`MediaSession::poll_tapped_frame`] (a fixed ring of
+//!   [`TAP_FRAMES`] ticks, no allocation); a driver drains it into a WAV writer.
+//!
+//! Out of scope: RTCP generation, codecs other than G.711, SRTP, RFC 2198 redundancy.
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -88,7 +96,9 @@ mod pacing;
 pub mod packet;
 mod playback;
 mod session;
+mod tap;
 pub mod telephone_event;
+pub mod telephone_event_sender;
 #[cfg(test)]
 mod test_support;
 
@@ -101,3 +111,4 @@ pub use session::{
     DigitDetector, DigitSource, MIN_TRANSMIT_BUFFER, MediaConfig, MediaEvent, MediaSession,
     MediaStats,
 };
+pub use tap::TAP_FRAMES;

@@ -61,6 +61,8 @@ pub(crate) enum FrameAudio {
     Silence,
     /// Frame `index` of a prompt.
     Prompt { prompt: Prompt, index: usize },
+    /// An RFC 4733 event packet in place of audio (sent with the telephone-event payload type).
+    Event(crate::telephone_event::TelephoneEventPayload),
 }
 
 /// The playback cursor. A prompt's frames go out on consecutive ticks; the tick after its last

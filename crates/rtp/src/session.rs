@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ivory_dsp::{Codec, DtmfDigit, FRAME_SAMPLES, InbandDtmfDetector};
 
@@ -12,10 +12,12 @@ use crate::latching::RemoteLatch;
 use crate::pacing::{PendingFrame, TickClock, TransmitQueue};
 use crate::packet::{Datagram, RTP_HEADER_LEN, RtpHeader, RtpPacket};
 use crate::playback::{FrameAudio, Playback};
+use crate::tap::Tap;
 use crate::telephone_event::{
     TELEPHONE_EVENT_PAYLOAD_LEN, TelephoneEventPayload, TelephoneEventReceiver,
 };
-use crate::{PayloadType, PlaybackId, Prompt, RtpTimestamp, SeqNo, Ssrc};
+use crate::telephone_event_sender::TelephoneEventSender;
+use crate::{PayloadType, PlaybackId, Prompt, RtpError, RtpTimestamp, SeqNo, Ssrc};
 
 /// Smallest `out` buffer [`MediaSession::poll_transmit`] writes into (one G.711 packet).
 pub const MIN_TRANSMIT_BUFFER: usize = RTP_HEADER_LEN + FRAME_SAMPLES;
@@ -121,6 +123,10 @@ pub struct MediaSession<D = InbandDtmfDetector> {
     packets_out: u64,
     last_received: Option<Instant>,
     played_frame: [i16; FRAME_SAMPLES],
+    /// Ivory's linear audio of the current tick, for the tap.
+    tap_ivory: [i16; FRAME_SAMPLES],
+    digit_sender: TelephoneEventSender,
+    tap: Tap,
 }
 
 impl<D> std::fmt::Debug for MediaSession<D> {
@@ -177,6 +183,9 @@ impl<D: DigitDetector> MediaSession<D> {
             packets_out: 0,
             last_received: None,
             played_frame: [0; FRAME_SAMPLES],
+            tap_ivory: [0; FRAME_SAMPLES],
+            digit_sender: TelephoneEventSender::default(),
+            tap: Tap::default(),
         }
     }
 
@@ -219,6 +228,12 @@ impl<D: DigitDetector> MediaSession<D> {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.telephone_events.handle_timeout(now);
         let due = self.clock.claim_due(now);
+        if self.tap.is_enabled() {
+            // Ticks slept through are silence in a recording, which keeps its length right.
+            for _ in 0..due.skipped.min(crate::tap::TAP_FRAMES as u64) {
+                self.tap.push_silence();
+            }
+        }
         for index in due.first..due.first + due.count {
             self.tick(index);
         }
@@ -235,9 +250,13 @@ impl<D: DigitDetector> MediaSession<D> {
             return None;
         }
         let frame = self.queue.pop()?;
+        let payload_type = match (&frame.audio, self.event_payload_type) {
+            (FrameAudio::Event(_), Some(event_payload_type)) => event_payload_type,
+            _ => self.audio_payload_type,
+        };
         let header = RtpHeader {
             marker: frame.marker,
-            payload_type: self.audio_payload_type,
+            payload_type,
             sequence: self.next_sequence,
             timestamp: frame.timestamp,
             ssrc: self.ssrc,
@@ -252,6 +271,13 @@ impl<D: DigitDetector> MediaSession<D> {
                 let (audio, padding) = payload.split_at_mut(samples.len().min(payload.len()));
                 self.codec.encode(samples, audio);
                 padding.fill(self.silence_byte);
+            }
+            FrameAudio::Event(event) => {
+                // `payload` has 160 bytes; the block needs 4.
+                let length = event.write(payload).ok()?;
+                self.next_sequence = self.next_sequence.next();
+                self.packets_out += 1;
+                return Some((header_length + length, remote));
             }
         }
         self.next_sequence = self.next_sequence.next();
@@ -287,6 +313,52 @@ impl<D: DigitDetector> MediaSession<D> {
 
     pub fn is_playing(&self) -> bool {
         self.playback.is_playing()
+    }
+
+    /// Sends `digit` as RFC 4733 telephone-events lasting `duration` (rounded up to whole 20 ms
+    /// frames, clamped to 40 ms..8.18 s), after any digits still queued; see
+    /// [`crate::telephone_event_sender`]. Audio packets pause while it is sent; prompts go on
+    /// in time. On hold or before a remote is known the digit's time passes unsent. Needs a
+    /// negotiated telephone-event payload type.
+    pub fn send_digit(&mut self, digit: DtmfDigit, duration: Duration) -> Result<(), RtpError> {
+        if self.event_payload_type.is_none() {
+            return Err(RtpError::TelephoneEventNotNegotiated);
+        }
+        self.digit_sender.queue(digit, duration)
+    }
+
+    /// Whether digits from [`Self::send_digit`] are still being sent or waiting.
+    pub fn is_sending_digits(&self) -> bool {
+        self.digit_sender.is_busy()
+    }
+
+    /// Drops digits not yet sent and the one being sent (without its end packets).
+    pub fn cancel_digits(&mut self) {
+        self.digit_sender.clear();
+    }
+
+    /// Turns the recording tap on or off (off empties it). While on, every 20 ms tick leaves
+    /// the caller's played-out frame (jitter-buffered and concealed; silence before the caller's
+    /// first packet) and ivory's frame (the prompt samples sent, silence otherwise, also while a
+    /// digit is sent or on hold) for [`Self::poll_tapped_frame`]. Ticks a late driver slept
+    /// through are tapped as silence, so a recording keeps the call's length.
+    pub fn set_tap(&mut self, enabled: bool) {
+        self.tap.set_enabled(enabled);
+    }
+
+    /// The oldest tapped tick into `caller` and `ivory`; `false` when none is waiting. The tap
+    /// holds [`crate::TAP_FRAMES`] ticks; drain it at every wake-up.
+    pub fn poll_tapped_frame(
+        &mut self,
+        caller: &mut [i16; FRAME_SAMPLES],
+        ivory: &mut [i16; FRAME_SAMPLES],
+    ) -> bool {
+        self.tap.pop(caller, ivory)
+    }
+
+    /// Tapped ticks lost because the tap was not drained in time.
+    pub fn tapped_frames_dropped(&self) -> u64 {
+        self.tap.dropped()
     }
 
     /// The media moved (re-INVITE). Packets go there; the next packet from a different source
@@ -365,12 +437,33 @@ impl<D: DigitDetector> MediaSession<D> {
         if let Some(id) = finished {
             self.events.push_back(MediaEvent::PlaybackFinished { id });
         }
-        if self.sending && self.latch.remote().is_some() {
-            self.queue.push(PendingFrame {
-                timestamp: TickClock::timestamp(self.initial_timestamp, index),
-                marker: std::mem::take(&mut self.marker_pending),
-                audio,
-            });
+        let timestamp = TickClock::timestamp(self.initial_timestamp, index);
+        let event = self.digit_sender.tick(timestamp);
+        let transmitting = self.sending && self.latch.remote().is_some();
+        if self.tap.is_enabled() {
+            let sent_audio = match (&audio, event) {
+                (FrameAudio::Prompt { prompt, index }, None) if transmitting => {
+                    prompt.frame(*index)
+                }
+                _ => &[],
+            };
+            self.tap_ivory.fill(0);
+            self.tap_ivory[..sent_audio.len()].copy_from_slice(sent_audio);
+        }
+        if transmitting {
+            let frame = match event {
+                Some(event) => PendingFrame {
+                    timestamp: event.timestamp,
+                    marker: event.marker,
+                    audio: FrameAudio::Event(event.payload),
+                },
+                None => PendingFrame {
+                    timestamp,
+                    marker: std::mem::take(&mut self.marker_pending),
+                    audio,
+                },
+            };
+            self.queue.push(frame);
         }
         if self.jitter_buffer.has_stream() {
             let tick_time = self.clock.tick_time(index);
@@ -384,6 +477,9 @@ impl<D: DigitDetector> MediaSession<D> {
                     });
                 }
             }
+            self.tap.push(&self.played_frame, &self.tap_ivory);
+        } else {
+            self.tap.push(&[0; FRAME_SAMPLES], &self.tap_ivory);
         }
     }
 }

@@ -112,6 +112,9 @@ mod tests {
         tap.push_silence();
         tap.set_enabled(false);
         tap.set_enabled(true);
-        assert!(!tap.pop(&mut caller, &mut ivory), "disabling empties the tap");
+        assert!(
+            !tap.pop(&mut caller, &mut ivory),
+            "disabling empties the tap"
+        );
     }
 }

@@ -79,7 +79,8 @@ impl TelephoneEventSender {
         let frame_micros = u128::from(FRAME) * 125;
         // At most 409 frames after the clamp.
         let frames = duration.as_micros().div_ceil(frame_micros) as u32;
-        self.queue[(self.head + self.len) % MAX_QUEUED_DIGITS] = Some(QueuedDigit { digit, frames });
+        self.queue[(self.head + self.len) % MAX_QUEUED_DIGITS] =
+            Some(QueuedDigit { digit, frames });
         self.len += 1;
         Ok(())
     }
@@ -165,9 +166,15 @@ mod tests {
     #[test]
     fn durations_are_clamped_and_rounded_up() {
         let mut sender = TelephoneEventSender::default();
-        sender.queue(DtmfDigit::D1, Duration::from_millis(5)).unwrap();
-        sender.queue(DtmfDigit::D2, Duration::from_millis(61)).unwrap();
-        sender.queue(DtmfDigit::D3, Duration::from_secs(60)).unwrap();
+        sender
+            .queue(DtmfDigit::D1, Duration::from_millis(5))
+            .unwrap();
+        sender
+            .queue(DtmfDigit::D2, Duration::from_millis(61))
+            .unwrap();
+        sender
+            .queue(DtmfDigit::D3, Duration::from_secs(60))
+            .unwrap();
         let mut ends = Vec::new();
         for tick in 0..1000u32 {
             if let Some(packet) = sender.tick(RtpTimestamp(tick * FRAME))
@@ -184,10 +191,16 @@ mod tests {
     fn queued_digits_follow_with_new_timestamps_and_markers() {
         let mut sender = TelephoneEventSender::default();
         for _ in 0..2 {
-            sender.queue(DtmfDigit::Pound, Duration::from_millis(40)).unwrap();
+            sender
+                .queue(DtmfDigit::Pound, Duration::from_millis(40))
+                .unwrap();
         }
         let packets: Vec<(u32, EventPacket)> = (0..12u32)
-            .filter_map(|tick| sender.tick(RtpTimestamp(tick * FRAME)).map(|packet| (tick, packet)))
+            .filter_map(|tick| {
+                sender
+                    .tick(RtpTimestamp(tick * FRAME))
+                    .map(|packet| (tick, packet))
+            })
             .collect();
         assert_eq!(packets.len(), 8);
         let starts: Vec<(u32, u32)> = packets
@@ -202,7 +215,9 @@ mod tests {
     fn the_queue_is_bounded_and_clears() {
         let mut sender = TelephoneEventSender::default();
         for _ in 0..MAX_QUEUED_DIGITS {
-            sender.queue(DtmfDigit::D0, Duration::from_millis(40)).unwrap();
+            sender
+                .queue(DtmfDigit::D0, Duration::from_millis(40))
+                .unwrap();
         }
         assert_eq!(
             sender.queue(DtmfDigit::D0, Duration::from_millis(40)),

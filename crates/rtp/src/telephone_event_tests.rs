@@ -409,12 +409,36 @@ fn redundant_previous_events_do_not_fire_again() {
     let five = DtmfDigit::D5;
     let six = DtmfDigit::D6;
     let mut heard = Vec::new();
-    heard.extend(feed_blocks(&mut receiver, at(0), 8000, true, &[(five, false, 160)]));
-    heard.extend(feed_blocks(&mut receiver, at(20), 8000, false, &[(five, false, 320)]));
-    heard.extend(feed_blocks(&mut receiver, at(40), 8000, false, &[(five, true, 800)]));
+    heard.extend(feed_blocks(
+        &mut receiver,
+        at(0),
+        8000,
+        true,
+        &[(five, false, 160)],
+    ));
+    heard.extend(feed_blocks(
+        &mut receiver,
+        at(20),
+        8000,
+        false,
+        &[(five, false, 320)],
+    ));
+    heard.extend(feed_blocks(
+        &mut receiver,
+        at(40),
+        8000,
+        false,
+        &[(five, true, 800)],
+    ));
     for (millis, duration, end) in [(100, 160, false), (120, 320, false), (140, 800, true)] {
         let blocks = [(five, true, 800), (six, end, duration)];
-        heard.extend(feed_blocks(&mut receiver, at(millis), 8000, millis == 100, &blocks));
+        heard.extend(feed_blocks(
+            &mut receiver,
+            at(millis),
+            8000,
+            millis == 100,
+            &blocks,
+        ));
     }
     let blocks = [(six, true, 800), (DtmfDigit::D7, false, 160)];
     heard.extend(feed_blocks(&mut receiver, at(200), 8800, true, &blocks));

@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::*;
 
 mod receive;
+mod send_and_tap;
 mod transmit;
 
 const AUDIO_PT: u8 = 0;
@@ -82,6 +83,8 @@ struct Harness {
     now: Instant,
     sent: Vec<Sent>,
     events: Vec<(Instant, MediaEvent)>,
+    /// Frames a test took from the recording tap.
+    tapped: Vec<([i16; 160], [i16; 160])>,
 }
 
 impl Harness {
@@ -96,6 +99,7 @@ impl Harness {
             now: start,
             sent: Vec::new(),
             events: Vec::new(),
+            tapped: Vec::new(),
         }
     }
 

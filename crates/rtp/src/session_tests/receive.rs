@@ -392,3 +392,38 @@ fn real_inband_detector_hears_tones_through_the_jitter_buffer() {
         ]
     );
 }
+
+#[test]
+fn every_block_of_a_packed_event_payload_is_a_digit() {
+    // RFC 4733 §2.5.1.5: two finished events and a running one in one packet.
+    let mut harness = Harness::new(config(Some(address(4000))));
+    let mut payload = Vec::new();
+    for (digit, end, duration) in [
+        (DtmfDigit::D4, true, 800u16),
+        (DtmfDigit::D2, true, 800),
+        (DtmfDigit::Star, false, 320),
+    ] {
+        let mut block = [0u8; 4];
+        TelephoneEventPayload {
+            event: digit.event_code(),
+            end,
+            volume: 10,
+            duration,
+        }
+        .write(&mut block)
+        .unwrap();
+        payload.extend_from_slice(&block);
+    }
+    let packed = rtp(EVENT_PT, true, 10, 4000, 0xAAAA, &payload);
+    harness.deliver(100, address(4000), &packed);
+    harness.deliver(120, address(4000), &packed);
+    harness.run_until(harness.at(500));
+    assert_eq!(
+        harness.digits(),
+        vec![
+            (DtmfDigit::D4, DigitSource::Rfc4733),
+            (DtmfDigit::D2, DigitSource::Rfc4733),
+            (DtmfDigit::Star, DigitSource::Rfc4733),
+        ]
+    );
+}
