@@ -56,8 +56,9 @@ struct Graph {
     edges: Vec<Edge>,
 }
 
-const START: &str = "start";
-const END: &str = "end";
+// Not `start`/`end`: `end` is a keyword in Mermaid.
+const START: &str = "call_start";
+const END: &str = "call_end";
 const HANGUP_START: &str = "on_hangup";
 const HANGUP_END: &str = "on_hangup_done";
 /// Labels longer than this are cut.
@@ -336,14 +337,14 @@ impl<'a> Builder<'a> {
                 self.edge(&id, after, "done");
             }
             ActionKind::Ivr(ivr) => {
-                for (key, choice) in &ivr.choices {
+                for (position, (key, choice)) in ivr.choices.iter().enumerate() {
                     match choice {
                         IvrChoice::Actions(block) => {
                             let target = self.entry(*block);
                             self.edge(&id, target, format!("{key:?}"));
                         }
                         IvrChoice::Fetch(url) => {
-                            let fetch = format!("{id}_fetch_{}", self.graph.nodes.len());
+                            let fetch = format!("{id}_fetch{position}");
                             self.node(
                                 fetch.clone(),
                                 cut(&format!("POST {}", url.source())),

@@ -293,3 +293,143 @@ fn report_policies_take_the_strictest() {
     assert_eq!(program.report_policy("plain"), ReportPolicy::Always);
     assert_eq!(program.report_policy("other"), ReportPolicy::Always);
 }
+
+#[test]
+fn variables_read_but_never_set_are_warned_about() {
+    let script = json!([
+        { "say": "Hello ${name}, ${from}" },
+        { "collectInto": "choice", "options": { "mappedValues": { "1": "one" } } },
+        { "say": "${choice} ${choice_Meaning} ${tries} ${dialStatus} ${customerId}" },
+        { "goTo": "x", "actionId": "x", "options": { "goToLimit": 1, "countVariable": "tries" } }
+    ]);
+    assert_eq!(
+        warnings_of(script.clone()),
+        vec![
+            "script[0].say: `name` is read but never set (not by the script, not an implicit variable, not a declared parameter): it reads as \"\"",
+            "script[2].say: `dialStatus` is read but never set (not by the script, not an implicit variable, not a declared parameter): it reads as \"\"",
+            "script[2].say: `customerId` is read but never set (not by the script, not an implicit variable, not a declared parameter): it reads as \"\"",
+        ]
+    );
+    // Declared launch parameters are known.
+    let options = ivory_scenario::CompileOptions {
+        parameters: vec!["name".to_owned(), "customerId".to_owned()],
+    };
+    let program = ivory_scenario::compile_with(&scenario(script), &options).expect("valid");
+    assert_eq!(program.warnings().len(), 1, "{:?}", program.warnings());
+    // An API answer may set anything: no warning then.
+    assert!(
+        warnings_of(json!([
+            { "request": "https://h/x", "options": { "collectResponse": true } },
+            { "say": "${ticket}" }
+        ]))
+        .is_empty()
+    );
+}
+
+#[test]
+fn switch_cases_that_max_input_length_rules_out() {
+    let warnings = warnings_of(json!([
+        { "collectInto": "choice", "options": { "maxInputLength": 1 } },
+        { "switch": "${choice}", "case": { "1": [], "12": [], "#": [], "": [], "*": [], "__default": [] } },
+        { "collectInto": "pin" },
+        { "switch": "${pin}", "case": { "1234": [], "12#": [] } },
+        { "setVariable": "free", "value": "${pin}" },
+        { "collectInto": "free", "options": { "maxInputLength": 1 } },
+        { "switch": "${free}", "case": { "long text": [] } }
+    ]));
+    assert_eq!(
+        warnings,
+        vec![
+            "script[1].case[\"#\"]: never matches: collected input consists of 0-9, *, A-D (# ends input)",
+            "script[1].case[\"12\"]: never matches: `choice` is collected with maxInputLength 1",
+            "script[3].case[\"12#\"]: never matches: collected input consists of 0-9, *, A-D (# ends input)",
+        ]
+    );
+}
+
+#[test]
+fn on_hangup_takes_only_actions_that_need_no_call() {
+    let text = json!({ "name": "t", "script": [ { "say": "x", "actionId": "top" } ], "onHangup": [
+        { "setVariable": "a", "value": "1" },
+        { "if": "${a}", "then": [ { "request": "https://h" }, { "say": "too late" } ] },
+        { "sendSms": { "to": "1", "text": "t" } },
+        "hangup",
+        { "goTo": "top" },
+        { "switch": "${a}", "case": { "1": [ { "collectInto": "b", "actionId": "in" } ] } }
+    ] })
+    .to_string();
+    assert_eq!(
+        errors_of(&text),
+        vec![
+            "onHangup[4]: unreachable: it follows \"hangup\" at onHangup[3]",
+            "onHangup[3]: `hangup` cannot run after the caller hung up: onHangup takes request, sendSms and setVariable (and if/switch around them)",
+            "onHangup[4]: `goTo` cannot run after the caller hung up: onHangup takes request, sendSms and setVariable (and if/switch around them)",
+            "onHangup[5].case[\"1\"][0]: `collectInto` cannot run after the caller hung up: onHangup takes request, sendSms and setVariable (and if/switch around them)",
+            "onHangup[1].then[1]: `say` cannot run after the caller hung up: onHangup takes request, sendSms and setVariable (and if/switch around them)",
+        ]
+    );
+    let into = json!({ "name": "t", "script": [ { "goTo": "late" } ],
+        "onHangup": [ { "setVariable": "a", "value": "1", "actionId": "late" } ] })
+    .to_string();
+    assert_eq!(
+        errors_of(&into),
+        vec!["script[0]: a goTo cannot jump into onHangup"]
+    );
+}
+
+#[test]
+fn elks_ivr_warnings() {
+    let warnings = warnings_of(json!([
+        { "ivr": "m.wav", "timeout": 45, "digits": 1, "12": { "say": "x" }, "1": "https://h/1" },
+        { "ivr": "m.wav", "digits": 3, "#": { "say": "x" }, "next": "https://h/n" },
+        { "ivr": "m.wav" }
+    ]));
+    assert_eq!(
+        warnings,
+        vec![
+            "script[0].timeout: 45 is outside 1–30: 46elks uses 10 seconds, and so does ivory",
+            "script[0][\"12\"]: never chosen: longer than `digits` (1)",
+            "script[1][\"#\"]: never chosen: with `digits` above 1, `#` ends the input and is not part of it",
+            "script[2]: neither `next` nor per-digit actions: the input is collected and dropped",
+        ]
+    );
+}
+
+#[test]
+fn program_accessors() {
+    let program = compile(
+        &json!({ "name": "t", "script": [
+        { "playFromUrl": "b.wav" },
+        { "say": "hi" },
+        { "playFromUrl": "a.wav" },
+        { "playFromUrl": "${x}.wav" },
+        { "ivr": "https://h/menu.mp3", "1": { "playFromUrl": "a.wav" } },
+        { "dialToMany": [ { "number": "1" } ] },
+        "hangup"
+    ], "onHangup": [ { "request": "https://h" } ] })
+        .to_string(),
+    )
+    .expect("valid");
+    assert!(program.uses_say());
+    assert!(program.uses_action("dialToMany"));
+    assert!(program.uses_action("request"));
+    assert!(!program.uses_action("dial"));
+    assert_eq!(
+        program.action_names().into_iter().collect::<Vec<_>>(),
+        [
+            "dialToMany",
+            "hangup",
+            "ivr",
+            "playFromUrl",
+            "request",
+            "say"
+        ]
+    );
+    assert_eq!(
+        program.prompt_sources(),
+        ["a.wav", "b.wav", "https://h/menu.mp3"]
+    );
+    assert!(program.has_on_hangup());
+    let silent = compile(&scenario(json!([{ "playFromUrl": "a.wav" }]))).expect("valid");
+    assert!(!silent.uses_say());
+}

@@ -79,24 +79,13 @@ pub(super) fn ivr(
             continue;
         };
         let choice = match value {
-            Value::String(text) if text == "hangup" || text == "machineDetection" => {
-                let single = Value::Array(vec![value.clone()]);
-                Some(IvrChoice::Actions(compiler.block(
-                    &path,
-                    &single,
-                    Some(index),
-                )))
-            }
+            Value::String(text) if text == "hangup" || text == "machineDetection" => Some(
+                IvrChoice::Actions(single_action(compiler, &path, value, index)),
+            ),
             Value::String(_) => url(compiler, &path, value).map(IvrChoice::Fetch),
-            Value::Object(_) => {
-                let single = Value::Array(vec![value.clone()]);
-                let block = compiler.block(&path, &single, Some(index));
-                // The action's own path is `path[0]`; point it at the object itself.
-                if let Some(action) = compiler.blocks[block.0].actions.first() {
-                    compiler.actions[action.0].path = path.as_str().to_owned();
-                }
-                Some(IvrChoice::Actions(block))
-            }
+            Value::Object(_) => Some(IvrChoice::Actions(single_action(
+                compiler, &path, value, index,
+            ))),
             Value::Array(_) => Some(IvrChoice::Actions(compiler.block(
                 &path,
                 value,
@@ -136,6 +125,19 @@ pub(super) fn ivr(
     }
     ivr.prompt = prompt?;
     Some(ActionKind::Ivr(ivr))
+}
+
+/// A block holding the one action written at `path`.
+fn single_action(
+    compiler: &mut Compiler,
+    path: &reader::JsonPath,
+    value: &Value,
+    owner: ActionIndex,
+) -> crate::program::BlockIndex {
+    let block = compiler.empty_block(Some(owner));
+    let action = compiler.action(path, value, block, 0);
+    compiler.blocks[block.0].actions.push(action);
+    block
 }
 
 /// Digit strings: `"1"`, `"42"`, `"*"`, `"#"` (`#` alone: a caller who only presses `#`).

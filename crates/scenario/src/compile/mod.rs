@@ -350,6 +350,8 @@ fn action_head(map: &serde_json::Map<String, Value>) -> Result<&'static str, Str
         .iter()
         .copied()
         .filter(|head| map.contains_key(*head))
+        // An `ivr`'s `repeat` is its own option.
+        .filter(|head| !(*head == "repeat" && map.contains_key("ivr")))
         .collect();
     match heads.as_slice() {
         [head] => Ok(head),

@@ -68,6 +68,27 @@ impl Program {
         self.actions.len()
     }
 
+    /// The blocks to be in, outermost first, and the position to go on from in each, so
+    /// that `target` runs next: what a `goTo` rebuilds.
+    pub(crate) fn path_to(&self, target: ActionIndex) -> Vec<(BlockIndex, usize)> {
+        let mut path = Vec::new();
+        let mut current = target;
+        let mut next = self.actions[target.0].position;
+        loop {
+            let action = &self.actions[current.0];
+            path.push((action.block, next));
+            match self.blocks[action.block.0].owner {
+                Some(owner) => {
+                    current = owner;
+                    next = self.actions[owner.0].position + 1;
+                }
+                None => break,
+            }
+        }
+        path.reverse();
+        path
+    }
+
     /// The names of the actions the scenario uses, as written in JSON (`"say"`,
     /// `"playFromUrl"`, `"collectInto"`, `"dialToMany"`, `"hangup"`, `"ivr"`, ...),
     /// `onHangup`'s included. Actions fetched at run time (46elks `next`) are not known here.

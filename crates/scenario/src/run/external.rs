@@ -135,8 +135,9 @@ impl Run {
             }
             ActionKind::MachineDetection => Command::DetectMachine,
             ActionKind::Request(request) => {
+                // Set first: the URL, headers and body may use it.
+                self.set_timestamp(now);
                 let Some(url) = self.render(path, &request.url) else {
-                    self.set_timestamp(now);
                     self.request_failed(path, "the URL could not be rendered");
                     return;
                 };
@@ -167,7 +168,6 @@ impl Run {
                     },
                     None => None,
                 };
-                self.set_timestamp(now);
                 Command::HttpRequest {
                     method: request.method,
                     url,

@@ -52,7 +52,6 @@ impl Run {
             Wait::Playback { barge_in, ivr, .. } if *barge_in || ivr.is_some() => {
                 self.buffer_digit(digit);
                 self.push(Command::StopPlayback);
-                self.trace(|| "prompt stopped by a key (barge-in)".to_owned());
                 self.prompt_done(now, Duration::ZERO);
             }
             Wait::External(action) => {
@@ -70,7 +69,6 @@ impl Run {
                     // DTMF wins over speech.
                     Some((maximum_length, timeout)) => {
                         self.push(Command::StopCapture);
-                        self.trace(|| "speech capture stopped by a key".to_owned());
                         self.type_ahead.push_front(digit);
                         self.start_collecting(
                             now,

@@ -187,6 +187,12 @@ impl Run {
                 errors.errors.len()
             )
         })?;
+        let mut program = program;
+        // Paths in notes and traces say which fetched script they belong to.
+        let prefix = format!("fetched[{}].", self.programs.len());
+        for action in &mut program.actions {
+            action.path.insert_str(0, &prefix);
+        }
         let root = program.root;
         self.programs.push(Arc::new(program));
         self.frames

@@ -585,20 +585,9 @@ impl Run {
 
 /// The stack of frames (of the program in `slot`) that makes `target` the next action.
 fn frames_to(program: &Program, slot: usize, target: ActionIndex) -> Vec<Frame> {
-    let mut frames = Vec::new();
-    let mut current = target;
-    let mut next = program.actions[target.0].position;
-    loop {
-        let action = &program.actions[current.0];
-        frames.push(Frame::new(slot, action.block, next));
-        match program.blocks[action.block.0].owner {
-            Some(owner) => {
-                current = owner;
-                next = program.actions[owner.0].position + 1;
-            }
-            None => break,
-        }
-    }
-    frames.reverse();
-    frames
+    program
+        .path_to(target)
+        .into_iter()
+        .map(|(block, next)| Frame::new(slot, block, next))
+        .collect()
 }

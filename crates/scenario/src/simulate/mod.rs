@@ -6,7 +6,7 @@
 //! [`SimulationOptions`]):
 //! - A prompt (`Play`, `Say`, `PlayRecording`) lasts `prompt_duration` (2 s) per loop.
 //! - A key is pressed at the current virtual time when the run listens for digits or
-//!   speech, or plays a barge-in prompt; otherwise the simulator first lets time run
+//!   speech, records (escape digits), or plays a barge-in prompt; otherwise the simulator first lets time run
 //!   (prompts, pauses, external actions; never an input timeout) until the run listens.
 //!   So `1` after a menu means "press 1 when the menu asks", and `wait:1s 1` during a
 //!   barge-in prompt interrupts it one second in.
@@ -17,6 +17,8 @@
 //!   then runs.
 //! - `request`: answered from [`ScriptedHttp`] after `http_latency` (100 ms); an
 //!   unscripted URL fails as "connection refused". 46elks `next` webhooks alike.
+//! - `dial:STATUS` and `machine:yes|no` set the outcome of the next `dial` /
+//!   `machineDetection` to start after them (write them early in the script).
 //! - `dial`: ends as the last `dial:STATUS` input said (default `ANSWERED`, after a
 //!   connected call of `dial_duration`, 5 s); `NO_ANSWER` after the ring timeout; `BUSY`,
 //!   `DECLINED`, `FAILED` after 1 s. SIP codes: 200, 480, 486, 603, 503.
@@ -114,6 +116,7 @@ pub fn simulate(
         next_dial: None,
         next_machine: None,
         recordings: 0,
+        caller_gone: false,
         trace: Vec::new(),
         notes: Vec::new(),
     };
@@ -162,6 +165,8 @@ struct Simulator<'a> {
     next_dial: Option<DialStatus>,
     next_machine: Option<bool>,
     recordings: usize,
+    /// A `hangup` input was played.
+    caller_gone: bool,
     trace: Vec<TraceLine>,
     notes: Vec<String>,
 }
@@ -191,6 +196,9 @@ impl Simulator<'_> {
 
     fn input(&mut self, input: &SimulatedInput) {
         match input {
+            SimulatedInput::Key(_) | SimulatedInput::Speech(_) if self.caller_gone => {
+                self.line(format!("{} ignored: the caller is gone", describe(input)));
+            }
             SimulatedInput::Key(key) => {
                 self.advance_until_listening();
                 if self.run.is_finished() {
@@ -227,7 +235,11 @@ impl Simulator<'_> {
                 }
                 self.now = self.now.max(target);
             }
+            SimulatedInput::Hangup if self.caller_gone => {
+                self.line("hangup ignored: the caller is gone".to_owned());
+            }
             SimulatedInput::Hangup => {
+                self.caller_gone = true;
                 self.line("caller hangs up".to_owned());
                 self.pending = None;
                 self.feed(Event::CallerHungUp);
@@ -245,7 +257,10 @@ impl Simulator<'_> {
     fn listening(&self) -> bool {
         matches!(
             self.run.waiting_for(),
-            WaitingFor::Digits | WaitingFor::Speech | WaitingFor::Prompt { barge_in: true }
+            WaitingFor::Digits
+                | WaitingFor::Speech
+                | WaitingFor::Recording
+                | WaitingFor::Prompt { barge_in: true }
         )
     }
 
