@@ -69,6 +69,8 @@ pub struct CallRecord {
     pub digits: Vec<LoggedDigit>,
     pub variables: BTreeMap<String, String>,
     pub notes: Vec<String>,
+    /// Recording files (in the recordings directory) made during the call.
+    pub recordings: Vec<String>,
     pub rtp: RtpSummary,
 }
 

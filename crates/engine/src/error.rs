@@ -17,6 +17,12 @@ pub enum EngineError {
     },
     #[error("prompt {source_name}: {reason}")]
     Prompt { source_name: String, reason: String },
+    #[error("recordings {path}")]
+    Recordings {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("text-to-speech: {0}")]
     Tts(String),
     #[error(transparent)]

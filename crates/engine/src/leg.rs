@@ -1,15 +1,17 @@
 //! One inbound call leg: the SIP dialog, the RTP session and the scenario run, owned by one task.
 //!
 //! The task is a thin driver around two sans-IO machines ([`MediaSession`] and [`Run`]): it reads the
-//! call's RTP/RTCP sockets, its dialog events and finished prompt loads, feeds them in with the
-//! current time, drains transmits, media events and scenario commands, and sleeps until the earliest
-//! deadline either machine asks for. Nothing is shared with other calls but the prompt cache.
+//! call's RTP/RTCP sockets, its dialog events and the completions of slow work done elsewhere (prompt
+//! loads, HTTP requests), feeds them in with the current time, drains transmits, media events, tapped
+//! audio and scenario commands, and sleeps until the earliest deadline either machine asks for.
+//! Scenario commands are carried out in [`crate::leg_commands`]. Nothing is shared with other calls
+//! but the prompt cache and the recordings index.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use ivory_rtp::{DigitSource, MediaEvent, MediaSession, PlaybackId, Prompt};
-use ivory_scenario::{Command, Event, FinishReason, Run};
+use ivory_scenario::{Event, Run};
 use ivory_sip::sdp::{LocalMedia, MediaDirection};
 use ivory_sip::{CallEvent, InboundCall};
 use tokio::sync::mpsc;
@@ -20,37 +22,50 @@ use crate::Engine;
 use crate::call_log::{HangupBy, LoggedDigit};
 use crate::leg_setup::{self, CallOutcome, RecordBuilder};
 use crate::ports::PortPair;
+use crate::tap_listeners::{TapListeners, TapOutcome};
 
-/// A prompt load finished (or failed) on another task.
-struct LoadedPrompt {
-    generation: u64,
-    result: Result<Prompt, String>,
-    loop_count: u32,
+/// How long `onHangup` actions may run after the caller has gone.
+const ON_HANGUP_BUDGET: Duration = Duration::from_secs(30);
+
+/// Slow work finished on another task.
+pub(crate) enum Completion {
+    /// A prompt load for play generation `generation`.
+    Prompt {
+        generation: u64,
+        result: Result<Prompt, String>,
+        loop_count: u32,
+    },
+    /// An event for the scenario (an HTTP answer, a failed action).
+    Scenario(Event),
 }
 
 /// What is playing now.
-struct CurrentPlayback {
-    id: PlaybackId,
-    prompt: Prompt,
-    loops_left: u32,
+pub(crate) struct CurrentPlayback {
+    pub id: PlaybackId,
+    pub prompt: Prompt,
+    pub loops_left: u32,
+    /// The beep before a recording: when it ends, the recording starts (the run is not told).
+    pub then_record: Option<crate::leg_commands::PendingRecording>,
 }
 
 pub(crate) struct Leg {
-    engine: Arc<Engine>,
-    call: InboundCall,
-    media: MediaSession,
-    run: Run,
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) call: InboundCall,
+    pub(crate) media: MediaSession,
+    pub(crate) run: Run,
     ports: PortPair,
     local: LocalMedia,
-    record: RecordBuilder,
+    pub(crate) record: RecordBuilder,
     answered_at: Instant,
-    loads_tx: mpsc::UnboundedSender<LoadedPrompt>,
-    loads_rx: mpsc::UnboundedReceiver<LoadedPrompt>,
+    pub(crate) completions_tx: mpsc::UnboundedSender<Completion>,
+    completions_rx: mpsc::UnboundedReceiver<Completion>,
     /// Bumped on every play/stop so that a slow load for a superseded prompt is ignored.
-    generation: u64,
-    playing: Option<CurrentPlayback>,
+    pub(crate) generation: u64,
+    pub(crate) playing: Option<CurrentPlayback>,
+    pub(crate) tap: TapListeners,
+    pub(crate) recordings_made: u32,
     on_hold: bool,
-    outcome: Option<CallOutcome>,
+    pub(crate) outcome: Option<CallOutcome>,
 }
 
 impl Leg {
@@ -63,7 +78,7 @@ impl Leg {
         local: LocalMedia,
         record: RecordBuilder,
     ) -> Self {
-        let (loads_tx, loads_rx) = mpsc::unbounded_channel();
+        let (completions_tx, completions_rx) = mpsc::unbounded_channel();
         Self {
             engine,
             call,
@@ -73,12 +88,29 @@ impl Leg {
             local,
             record,
             answered_at: Instant::now(),
-            loads_tx,
-            loads_rx,
+            completions_tx,
+            completions_rx,
             generation: 0,
             playing: None,
+            tap: TapListeners::default(),
+            recordings_made: 0,
             on_hold: false,
             outcome: None,
+        }
+    }
+
+    /// Starts the whole-call recording (caller left, ivory right).
+    pub(crate) fn record_whole_call(&mut self) {
+        let (file, path) = self
+            .engine
+            .recordings
+            .path_for(self.call.info().call_id.as_str(), "call");
+        match self.tap.start_whole_call(&path) {
+            Ok(()) => self.record.whole_call_file = Some(file),
+            Err(reason) => self
+                .record
+                .notes
+                .push(format!("whole-call recording failed: {reason}")),
         }
     }
 
@@ -102,7 +134,7 @@ impl Leg {
                 }
                 // RTCP is drained so the socket never fills; reports are not read yet.
                 _ = self.ports.rtcp.recv_from(&mut rtcp_buffer) => {}
-                Some(loaded) = self.loads_rx.recv() => self.on_prompt_loaded(loaded),
+                Some(completion) = self.completions_rx.recv() => self.on_completion(completion),
                 () = tokio::time::sleep_until(deadline) => {}
             }
             let now = Instant::now();
@@ -112,7 +144,9 @@ impl Leg {
                 self.end_by_ivory(HangupBy::System, "rtp-timeout").await;
             }
         }
-        self.finish();
+        self.close_recordings().await;
+        self.finish_on_hangup_actions().await;
+        self.finish().await;
     }
 
     fn next_deadline(&self, max_end: Instant) -> Instant {
@@ -130,14 +164,13 @@ impl Leg {
         if self.on_hold {
             return false;
         }
-        let timeout = self.engine.config.rtp_timeout;
         let last = self
             .media
             .stats()
             .last_received
             .map(Instant::from_std)
             .unwrap_or(self.answered_at);
-        now.duration_since(last) > timeout
+        now.duration_since(last) > self.engine.config.rtp_timeout
     }
 
     /// Feeds time to both machines and drains everything they produced, until both are quiet.
@@ -147,12 +180,12 @@ impl Leg {
             let now = Instant::now().into_std();
             self.media.handle_timeout(now);
             self.run.handle_timeout(now);
-            let mut progressed = false;
             while let Some((len, to)) = self.media.poll_transmit(&mut out) {
                 if let Err(error) = self.ports.rtp.send_to(&out[..len], to).await {
                     debug!(%error, %to, "RTP send failed");
                 }
             }
+            let mut progressed = self.drain_tap().await;
             while let Some(event) = self.media.poll_event() {
                 progressed = true;
                 self.on_media_event(event);
@@ -167,6 +200,74 @@ impl Leg {
         }
     }
 
+    /// Passes tapped audio to whoever listens and acts on what they decided.
+    async fn drain_tap(&mut self) -> bool {
+        let wants = self.tap.wants_audio();
+        self.media.set_tap(wants);
+        if wants {
+            let mut caller = [0i16; 160];
+            let mut ivory = [0i16; 160];
+            while self.media.poll_tapped_frame(&mut caller, &mut ivory) {
+                self.tap.on_frame(&caller, &ivory);
+            }
+        }
+        self.handle_tap_outcomes().await
+    }
+
+    pub(crate) async fn handle_tap_outcomes(&mut self) -> bool {
+        let outcomes = self.tap.drain_outcomes();
+        let progressed = !outcomes.is_empty();
+        let now = Instant::now().into_std();
+        for outcome in outcomes {
+            let event = match outcome {
+                TapOutcome::RecordingStopped {
+                    identifier,
+                    file,
+                    duration_ms,
+                    reason,
+                } => {
+                    info!(%identifier, duration_ms, %reason, "recording finished");
+                    self.index_recording(&identifier, &file, duration_ms, "record")
+                        .await;
+                    self.record.recordings.push(file);
+                    Event::RecordingFinished {
+                        identifier,
+                        duration_ms,
+                    }
+                }
+                TapOutcome::RecordingFailed { reason } => Event::ActionFailed {
+                    reason: format!("recording failed: {reason}"),
+                },
+                TapOutcome::Machine { machine } => Event::MachineDetected { machine },
+            };
+            self.run.handle_event(now, event);
+        }
+        progressed
+    }
+
+    pub(crate) async fn index_recording(
+        &mut self,
+        identifier: &str,
+        file: &str,
+        duration_ms: u64,
+        kind: &str,
+    ) {
+        let entry = crate::recordings::RecordingEntry {
+            identifier: identifier.to_string(),
+            call_id: self.call.info().call_id.clone(),
+            file: file.to_string(),
+            duration_ms,
+            kind: kind.to_string(),
+            created_at: leg_setup::wall_clock_now(),
+        };
+        if let Err(error) = self.engine.recordings.add(entry).await {
+            warn!(%error, "cannot index a recording");
+            self.record
+                .notes
+                .push(format!("recording {file} not indexed: {error}"));
+        }
+    }
+
     fn on_media_event(&mut self, event: MediaEvent) {
         match event {
             MediaEvent::Digit { digit, source } => {
@@ -176,119 +277,74 @@ impl Leg {
                 };
                 self.on_digit(digit.to_char(), source);
             }
-            MediaEvent::PlaybackFinished { id } => {
-                let Some(current) = self.playing.as_mut().filter(|p| p.id == id) else {
-                    return;
-                };
-                if current.loops_left > 1 {
-                    current.loops_left -= 1;
-                    let prompt = current.prompt.clone();
-                    current.id = self.media.play(prompt);
-                } else {
-                    self.playing = None;
-                    self.run
-                        .handle_event(Instant::now().into_std(), Event::PlaybackFinished);
-                }
-            }
+            MediaEvent::PlaybackFinished { id } => self.on_playback_finished(id),
         }
     }
 
-    fn on_digit(&mut self, digit: char, source: &'static str) {
+    fn on_playback_finished(&mut self, id: PlaybackId) {
+        let Some(current) = self.playing.as_mut().filter(|p| p.id == id) else {
+            return;
+        };
+        if current.loops_left > 1 {
+            current.loops_left -= 1;
+            let prompt = current.prompt.clone();
+            current.id = self.media.play(prompt);
+            return;
+        }
+        let then_record = current.then_record.take();
+        self.playing = None;
+        match then_record {
+            Some(pending) => self.start_recording(pending),
+            None => self
+                .run
+                .handle_event(Instant::now().into_std(), Event::PlaybackFinished),
+        }
+    }
+
+    pub(crate) fn on_digit(&mut self, digit: char, source: &'static str) {
         info!(source, "digit received");
         self.record.digits.push(LoggedDigit {
             digit,
             source,
             at_ms: self.record.elapsed_ms(),
         });
+        // During a recording, digits are the recorder's (escape digits), not the scenario's.
+        if self.tap.is_recording() {
+            self.tap.on_digit(digit);
+            return;
+        }
         self.run
             .handle_event(Instant::now().into_std(), Event::Digit(digit));
     }
 
-    async fn on_command(&mut self, command: Command) {
-        match command {
-            Command::Play {
-                source, loop_count, ..
-            } => {
-                let generation = self.start_load();
-                let prompts = self.engine.prompts.clone();
-                let loads = self.loads_tx.clone();
-                tokio::spawn(async move {
-                    let result = prompts.file(&source).await.map_err(|e| e.to_string());
-                    loads
-                        .send(LoadedPrompt {
-                            generation,
-                            result,
-                            loop_count,
-                        })
-                        .ok();
-                });
-            }
-            Command::Say {
-                text,
-                language,
-                speech_rate,
-                ..
-            } => {
-                let generation = self.start_load();
-                let prompts = self.engine.prompts.clone();
-                let loads = self.loads_tx.clone();
-                tokio::spawn(async move {
-                    let result = prompts
-                        .say(&text, language.as_deref(), speech_rate)
-                        .await
-                        .map_err(|e| e.to_string());
-                    loads
-                        .send(LoadedPrompt {
-                            generation,
-                            result,
-                            loop_count: 1,
-                        })
-                        .ok();
-                });
-            }
-            Command::StopPlayback => {
-                self.generation += 1;
-                self.playing = None;
-                self.media.stop_playback();
-            }
-            Command::Hangup => {
-                let reason = match self.run.finish_reason() {
-                    Some(FinishReason::HangupAction) => "hangup-action",
-                    Some(FinishReason::StepLimit) => "step-limit",
-                    _ => "scenario-end",
-                };
-                self.end_by_ivory(HangupBy::Ivory, reason).await;
-            }
-            Command::Note(note) => {
-                info!(%note, "scenario note");
-                self.record.notes.push(note);
-            }
-            other => {
-                let note = format!("command not carried out by this runtime: {other:?}");
-                warn!(%note);
-                self.record.notes.push(note);
-            }
+    fn on_completion(&mut self, completion: Completion) {
+        match completion {
+            Completion::Prompt {
+                generation,
+                result,
+                loop_count,
+            } => self.on_prompt_loaded(generation, result, loop_count),
+            Completion::Scenario(event) => self.run.handle_event(Instant::now().into_std(), event),
         }
     }
 
-    fn start_load(&mut self) -> u64 {
-        self.generation += 1;
-        self.playing = None;
-        self.media.stop_playback();
-        self.generation
-    }
-
-    fn on_prompt_loaded(&mut self, loaded: LoadedPrompt) {
-        if loaded.generation != self.generation {
+    fn on_prompt_loaded(
+        &mut self,
+        generation: u64,
+        result: Result<Prompt, String>,
+        loop_count: u32,
+    ) {
+        if generation != self.generation {
             return;
         }
-        match loaded.result {
+        match result {
             Ok(prompt) => {
                 let id = self.media.play(prompt.clone());
                 self.playing = Some(CurrentPlayback {
                     id,
                     prompt,
-                    loops_left: loaded.loop_count.max(1),
+                    loops_left: loop_count.max(1),
+                    then_record: None,
                 });
             }
             Err(reason) => {
@@ -301,17 +357,10 @@ impl Leg {
     }
 
     async fn on_call_event(&mut self, event: Option<CallEvent>) {
-        let now = Instant::now().into_std();
         match event {
             Some(CallEvent::Confirmed) => debug!("ACK received"),
-            Some(CallEvent::RemoteHangup) => {
-                self.run.handle_event(now, Event::CallerHungUp);
-                self.outcome = Some(CallOutcome::new(HangupBy::Caller, "bye"));
-            }
-            Some(CallEvent::Cancelled) => {
-                self.run.handle_event(now, Event::CallerHungUp);
-                self.outcome = Some(CallOutcome::new(HangupBy::Caller, "cancel"));
-            }
+            Some(CallEvent::RemoteHangup) => self.caller_gone(HangupBy::Caller, "bye").await,
+            Some(CallEvent::Cancelled) => self.caller_gone(HangupBy::Caller, "cancel").await,
             Some(CallEvent::InfoDigit(digit)) => self.on_digit(digit, "info"),
             Some(CallEvent::Offer { sdp, responder }) => {
                 match ivory_sip::sdp::answer_offer(&sdp, &self.local) {
@@ -336,18 +385,26 @@ impl Leg {
                     }
                 }
             }
-            Some(CallEvent::Ended { reason }) => {
-                self.run.handle_event(now, Event::CallerHungUp);
-                self.outcome = Some(CallOutcome::new(HangupBy::System, &reason));
-            }
-            None => {
-                self.run.handle_event(now, Event::CallerHungUp);
-                self.outcome = Some(CallOutcome::new(HangupBy::System, "dialog-gone"));
-            }
+            Some(CallEvent::Ended { reason }) => self.caller_gone(HangupBy::System, &reason).await,
+            None => self.caller_gone(HangupBy::System, "dialog-gone").await,
         }
     }
 
-    async fn end_by_ivory(&mut self, by: HangupBy, reason: &str) {
+    /// The caller (or the dialog) went away: close recordings first so the run learns of them,
+    /// then tell the run.
+    async fn caller_gone(&mut self, by: HangupBy, reason: &str) {
+        self.close_recordings().await;
+        self.run
+            .handle_event(Instant::now().into_std(), Event::CallerHungUp);
+        self.outcome = Some(CallOutcome::new(by, reason));
+    }
+
+    async fn close_recordings(&mut self) {
+        self.tap.close_all();
+        self.handle_tap_outcomes().await;
+    }
+
+    pub(crate) async fn end_by_ivory(&mut self, by: HangupBy, reason: &str) {
         if self.outcome.is_some() {
             return;
         }
@@ -358,7 +415,42 @@ impl Leg {
         }
     }
 
-    fn finish(self) {
+    /// After the caller hung up, `onHangup` actions (Call API, SMS, variables) still run.
+    async fn finish_on_hangup_actions(&mut self) {
+        let budget_end = Instant::now() + ON_HANGUP_BUDGET;
+        while !self.run.is_finished() && Instant::now() < budget_end {
+            while let Some(command) = self.run.poll_command() {
+                self.on_command_after_hangup(command);
+            }
+            if self.run.is_finished() {
+                break;
+            }
+            let deadline = self
+                .run
+                .poll_timeout()
+                .map(Instant::from_std)
+                .unwrap_or(budget_end)
+                .min(budget_end);
+            tokio::select! {
+                Some(completion) = self.completions_rx.recv() => self.on_completion(completion),
+                () = tokio::time::sleep_until(deadline) => {}
+            }
+            self.run.handle_timeout(Instant::now().into_std());
+        }
+        if !self.run.is_finished() {
+            self.record
+                .notes
+                .push("onHangup actions did not finish within 30 s".into());
+        }
+    }
+
+    async fn finish(mut self) {
+        if let Some(file) = self.record.whole_call_file.clone() {
+            let duration_ms = self.record.elapsed_ms();
+            let identifier = format!("{}-call", self.call.info().call_id);
+            self.index_recording(&identifier, &file, duration_ms, "call")
+                .await;
+        }
         let stats = self.media.stats();
         let outcome = self
             .outcome

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use ivory_dsp::Codec;
 use ivory_rtp::{MediaConfig, MediaSession, MediaStats, PayloadType, RtpTimestamp, SeqNo, Ssrc};
-use ivory_scenario::Run;
+use ivory_scenario::{Run, RunOptions};
 use ivory_sip::sdp::{AudioCodec, LocalMedia, SdpAnswer};
 use ivory_sip::{CallEvent, CallInfo, InboundCall};
 use tokio::time::Instant;
@@ -42,6 +42,10 @@ pub(crate) struct RecordBuilder {
     scenario: Option<String>,
     pub digits: Vec<LoggedDigit>,
     pub notes: Vec<String>,
+    /// Files of the `record` actions of this call.
+    pub recordings: Vec<String>,
+    /// The whole-call recording's file, when the number records calls.
+    pub whole_call_file: Option<String>,
 }
 
 impl RecordBuilder {
@@ -55,6 +59,8 @@ impl RecordBuilder {
             scenario: None,
             digits: Vec::new(),
             notes: Vec::new(),
+            recordings: Vec::new(),
+            whole_call_file: None,
         }
     }
 
@@ -89,6 +95,11 @@ impl RecordBuilder {
             digits: self.digits,
             variables,
             notes: self.notes,
+            recordings: self
+                .recordings
+                .into_iter()
+                .chain(self.whole_call_file)
+                .collect(),
             rtp,
         }
     }
@@ -121,7 +132,7 @@ pub(crate) fn rtp_summary(stats: &MediaStats) -> RtpSummary {
     }
 }
 
-fn wall_clock_now() -> String {
+pub(crate) fn wall_clock_now() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
@@ -200,14 +211,21 @@ pub(crate) async fn handle_inbound(engine: Arc<Engine>, call: InboundCall) {
         }
         record.answer_time = Some(wall_clock_now());
         info!(number = %route.pattern, scenario = %scenario_name, "answered");
-        let run = Run::new(
+        let unix_time_ms_at_start = u64::try_from(jiff::Timestamp::now().as_millisecond()).ok();
+        let run = Run::with_options(
             program,
             implicit_variables(call.info(), &record),
             std::time::Instant::now(),
+            RunOptions {
+                unix_time_ms_at_start,
+                ..RunOptions::default()
+            },
         );
-        Leg::new(engine.clone(), call, media, run, ports, local, record)
-            .run()
-            .await;
+        let mut leg = Leg::new(engine.clone(), call, media, run, ports, local, record);
+        if route.record_calls {
+            leg.record_whole_call();
+        }
+        leg.run().await;
     }
     .instrument(span)
     .await

@@ -20,11 +20,14 @@ pub mod call_log;
 mod error;
 pub mod http_client;
 mod leg;
+mod leg_commands;
 mod leg_setup;
 pub mod ports;
 pub mod prompts;
+pub mod recordings;
 pub mod routing;
 pub mod schedule;
+mod tap_listeners;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -54,6 +57,18 @@ pub struct EngineConfig {
     pub rtp_bind_ip: IpAddr,
 }
 
+/// What an [`Engine`] is built from.
+#[derive(Debug)]
+pub struct EngineParts {
+    pub config: EngineConfig,
+    pub router: Router,
+    pub ports: PortAllocator,
+    pub prompts: Arc<PromptStore>,
+    pub call_log: CallLog,
+    pub recordings: Arc<recordings::RecordingStore>,
+    pub http: http_client::HttpClient,
+}
+
 /// The shared state every leg reads.
 #[derive(Debug)]
 pub struct Engine {
@@ -62,17 +77,22 @@ pub struct Engine {
     pub ports: PortAllocator,
     pub prompts: Arc<PromptStore>,
     pub call_log: CallLog,
+    pub recordings: Arc<recordings::RecordingStore>,
+    pub http: http_client::HttpClient,
     calls: Arc<Semaphore>,
 }
 
 impl Engine {
-    pub fn new(
-        config: EngineConfig,
-        router: Router,
-        ports: PortAllocator,
-        prompts: Arc<PromptStore>,
-        call_log: CallLog,
-    ) -> Self {
+    pub fn new(parts: EngineParts) -> Self {
+        let EngineParts {
+            config,
+            router,
+            ports,
+            prompts,
+            call_log,
+            recordings,
+            http,
+        } = parts;
         let calls = Arc::new(Semaphore::new(config.max_calls));
         Self {
             config,
@@ -80,6 +100,8 @@ impl Engine {
             ports,
             prompts,
             call_log,
+            recordings,
+            http,
             calls,
         }
     }

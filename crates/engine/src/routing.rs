@@ -22,6 +22,8 @@ pub struct NumberRoute {
     pub answer_after: std::time::Duration,
     /// Business hours: outside them the `closed` scenario runs (or the call is refused).
     pub hours: Option<BusinessHours>,
+    /// Record every call to this number, both directions (stereo: caller left, ivory right).
+    pub record_calls: bool,
 }
 
 /// A number's schedule and what runs when it is closed.
@@ -100,6 +102,7 @@ mod tests {
             program: program.clone(),
             answer_after: std::time::Duration::ZERO,
             hours: None,
+            record_calls: false,
         }
     }
 

@@ -34,9 +34,11 @@ fn check_file(file: &Path) -> Result<String, Vec<String>> {
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
     if is_toml {
-        return config::load(file)
-            .map(|_| String::new())
-            .map_err(|e| vec![e.to_string()]);
+        let config = config::load(file).map_err(|e| vec![e.to_string()])?;
+        // The numbers' scenarios are compiled too, as `serve` would.
+        return crate::routes::load(&config)
+            .map(|routes| format!(" ({} number(s))", routes.routes.len()))
+            .map_err(|e| e.to_string().lines().map(str::to_string).collect());
     }
     let text = std::fs::read_to_string(file).map_err(|e| vec![format!("cannot read: {e}")])?;
     match ivory_scenario::compile(&text) {

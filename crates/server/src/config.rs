@@ -31,6 +31,8 @@ pub struct Config {
     #[serde(default)]
     pub tts: TtsSection,
     #[serde(default)]
+    pub recordings: RecordingsSection,
+    #[serde(default)]
     pub log: LogSection,
     #[serde(default)]
     pub numbers: Vec<NumberEntry>,
@@ -208,6 +210,26 @@ fn default_sounds_dir() -> PathBuf {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct RecordingsSection {
+    /// Where `record` actions and whole-call recordings are written (with `index.jsonl`).
+    #[serde(default = "default_recordings_dir")]
+    pub dir: PathBuf,
+}
+
+impl Default for RecordingsSection {
+    fn default() -> Self {
+        Self {
+            dir: default_recordings_dir(),
+        }
+    }
+}
+
+fn default_recordings_dir() -> PathBuf {
+    PathBuf::from("data/recordings")
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TtsSection {
     /// Only `espeak-ng` for now.
     #[serde(default = "default_tts_provider")]
@@ -259,6 +281,9 @@ pub struct NumberEntry {
     pub schedule: Option<String>,
     /// The scenario file for closed hours; without it, closed hours refuse the call (480).
     pub closed: Option<PathBuf>,
+    /// Record whole calls to this number (stereo WAV: caller left, ivory right).
+    #[serde(default)]
+    pub record: bool,
 }
 
 /// A configuration problem, with where it is.

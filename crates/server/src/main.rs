@@ -1,7 +1,8 @@
 //! `ivory`: the SIP/RTP media server with a built-in IVR runtime.
 //!
 //! Commands: `serve` (the server), `check` (validate config and scenario files), `dtmf` (the digits
-//! the in-band detector hears in a WAV file).
+//! the in-band detector hears in a WAV file), `simulate` (run a scenario in virtual time) and `graph`
+//! (a scenario as a DOT or Mermaid flow graph).
 #![forbid(unsafe_code)]
 
 mod check;
@@ -9,6 +10,7 @@ mod config;
 mod http;
 mod routes;
 mod serve;
+mod tools_cli;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +39,25 @@ enum CommandLine {
     Check { files: Vec<PathBuf> },
     /// Print the DTMF digits the in-band detector hears in an audio file (WAV or MP3).
     Dtmf { file: PathBuf },
+    /// Run a scenario without a phone, in virtual time; print the trace and the final variables.
+    Simulate {
+        scenario: PathBuf,
+        /// Keys (0-9 * # A-D), wait:6s, speech:"text", dial:BUSY, machine:yes, hangup.
+        #[arg(long, default_value = "")]
+        input: String,
+        /// A scripted HTTP answer URL=STATUS:BODY (repeatable), or @FILE with one per line.
+        #[arg(long)]
+        http: Vec<String>,
+        /// An initial variable NAME=VALUE (repeatable), e.g. a launch parameter.
+        #[arg(long = "var")]
+        variables: Vec<String>,
+    },
+    /// Print a scenario as a flow graph.
+    Graph {
+        scenario: PathBuf,
+        #[arg(long, default_value = "dot")]
+        format: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -45,6 +66,13 @@ fn main() -> ExitCode {
         CommandLine::Serve { config } => serve::main(config),
         CommandLine::Check { files } => check::main(&files),
         CommandLine::Dtmf { file } => dtmf(&file),
+        CommandLine::Simulate {
+            scenario,
+            input,
+            http,
+            variables,
+        } => tools_cli::simulate(&scenario, &input, &http, &variables),
+        CommandLine::Graph { scenario, format } => tools_cli::graph(&scenario, &format),
     }
 }
 

@@ -57,6 +57,7 @@ pub fn load(config: &Config) -> Result<LoadedRoutes> {
                 program,
                 answer_after: Duration::from_millis(entry.answer_after_ms),
                 hours,
+                record_calls: entry.record,
             });
         }
     }
@@ -92,9 +93,7 @@ impl Loader {
         };
         match ivory_scenario::compile(&text) {
             Ok(program) => {
-                self.uses_say |= serde_json::from_str::<serde_json::Value>(&text)
-                    .map(|json| mentions_key(&json, "say"))
-                    .unwrap_or(false);
+                self.uses_say |= program.uses_say();
                 let name = path
                     .file_stem()
                     .map(|s| s.to_string_lossy().into_owned())
@@ -110,15 +109,5 @@ impl Loader {
                 None
             }
         }
-    }
-}
-
-fn mentions_key(json: &serde_json::Value, key: &str) -> bool {
-    match json {
-        serde_json::Value::Object(map) => {
-            map.contains_key(key) || map.values().any(|v| mentions_key(v, key))
-        }
-        serde_json::Value::Array(items) => items.iter().any(|v| mentions_key(v, key)),
-        _ => false,
     }
 }

@@ -9,7 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use ivory_engine::{CallLog, Engine, EngineConfig, EspeakTts, PortAllocator, PromptStore, Router};
+use ivory_engine::recordings::RecordingStore;
+use ivory_engine::{
+    CallLog, Engine, EngineConfig, EngineParts, EspeakTts, PortAllocator, PromptStore, Router,
+};
 use tracing::{error, info, warn};
 
 use crate::config::{self, Config};
@@ -105,8 +108,9 @@ async fn serve(config: Config) -> Result<()> {
             .with_context(|| format!("storage directory {}", dir.display()))?;
     }
 
-    let engine = Arc::new(Engine::new(
-        EngineConfig {
+    let recordings = Arc::new(RecordingStore::open(&config.recordings.dir)?);
+    let engine = Arc::new(Engine::new(EngineParts {
+        config: EngineConfig {
             max_calls: config.calls.max_calls,
             rtp_timeout: Duration::from_secs(config.rtp.timeout_seconds),
             max_call_duration: Duration::from_secs(config.calls.max_duration_seconds),
@@ -116,7 +120,9 @@ async fn serve(config: Config) -> Result<()> {
         ports,
         prompts,
         call_log,
-    ));
+        recordings,
+        http: http_client,
+    }));
 
     let listeners = config
         .sip

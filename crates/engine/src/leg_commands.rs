@@ -1,0 +1,256 @@
+//! Carrying out a scenario's commands on a leg: prompts, speech, recordings, machine detection, the
+//! Call API; and answering `ActionFailed` at once for what this runtime cannot do yet (dial, capture,
+//! SMS), so the call goes on and the call log says why.
+
+use std::time::Duration;
+
+use ivory_rtp::Prompt;
+use ivory_scenario::{Command, Event, FinishReason};
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use crate::call_log::HangupBy;
+use crate::http_client::OutgoingRequest;
+use crate::leg::{Completion, CurrentPlayback, Leg};
+
+/// A `record` whose beep is still playing.
+pub(crate) struct PendingRecording {
+    max_duration: Option<Duration>,
+    max_silence: Option<Duration>,
+    escape_digits: String,
+    identifier: Option<String>,
+}
+
+impl Leg {
+    pub(crate) async fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Play {
+                source, loop_count, ..
+            } => {
+                let generation = self.start_load();
+                let prompts = self.engine.prompts.clone();
+                let completions = self.completions_tx.clone();
+                tokio::spawn(async move {
+                    let result = prompts.file(&source).await.map_err(|e| e.to_string());
+                    completions
+                        .send(Completion::Prompt {
+                            generation,
+                            result,
+                            loop_count,
+                        })
+                        .ok();
+                });
+            }
+            Command::Say {
+                text,
+                language,
+                speech_rate,
+                ..
+            } => {
+                let generation = self.start_load();
+                let prompts = self.engine.prompts.clone();
+                let completions = self.completions_tx.clone();
+                tokio::spawn(async move {
+                    let result = prompts
+                        .say(&text, language.as_deref(), speech_rate)
+                        .await
+                        .map_err(|e| e.to_string());
+                    completions
+                        .send(Completion::Prompt {
+                            generation,
+                            result,
+                            loop_count: 1,
+                        })
+                        .ok();
+                });
+            }
+            Command::PlayRecording { identifier } => {
+                let generation = self.start_load();
+                let path = self.engine.recordings.find(&identifier);
+                let completions = self.completions_tx.clone();
+                tokio::spawn(async move {
+                    let result = match path {
+                        Some(path) => tokio::task::spawn_blocking(move || {
+                            ivory_dsp::decode::decode_file(&path)
+                        })
+                        .await
+                        .map_err(|e| e.to_string())
+                        .and_then(|decoded| decoded.map_err(|e| e.to_string()))
+                        .map(|samples| Prompt::from_samples(samples.into())),
+                        None => Err(format!("no recording {identifier:?}")),
+                    };
+                    completions
+                        .send(Completion::Prompt {
+                            generation,
+                            result,
+                            loop_count: 1,
+                        })
+                        .ok();
+                });
+            }
+            Command::StopPlayback => {
+                self.generation += 1;
+                self.playing = None;
+                self.media.stop_playback();
+            }
+            Command::Record {
+                max_duration,
+                beep,
+                escape_digits,
+                max_silence,
+                identifier,
+            } => {
+                let pending = PendingRecording {
+                    max_duration,
+                    max_silence,
+                    escape_digits,
+                    identifier,
+                };
+                if beep {
+                    self.generation += 1;
+                    let prompt = Prompt::from_samples(ivory_dsp::tone::beep().into());
+                    let id = self.media.play(prompt.clone());
+                    self.playing = Some(CurrentPlayback {
+                        id,
+                        prompt,
+                        loops_left: 1,
+                        then_record: Some(pending),
+                    });
+                } else {
+                    self.start_recording(pending);
+                }
+            }
+            Command::DetectMachine => self.tap.start_detection(),
+            Command::HttpRequest {
+                method,
+                url,
+                headers,
+                body,
+                timeout,
+            } => {
+                self.send_http(method.as_str(), url, headers, body, timeout);
+            }
+            Command::Hangup => {
+                let reason = match self.run.finish_reason() {
+                    Some(FinishReason::HangupAction) => "hangup-action",
+                    Some(FinishReason::StepLimit) => "step-limit",
+                    Some(FinishReason::ScriptFailed) => "script-failed",
+                    _ => "scenario-end",
+                };
+                self.end_by_ivory(HangupBy::Ivory, reason).await;
+            }
+            Command::Note(note) => {
+                info!(%note, "scenario note");
+                self.record.notes.push(note);
+            }
+            Command::StopCapture => {}
+            other => self.refuse(&other),
+        }
+    }
+
+    /// After the caller hung up only the Call API still makes sense; everything else fails at once.
+    pub(crate) fn on_command_after_hangup(&mut self, command: Command) {
+        match command {
+            Command::HttpRequest {
+                method,
+                url,
+                headers,
+                body,
+                timeout,
+            } => {
+                self.send_http(method.as_str(), url, headers, body, timeout);
+            }
+            Command::Note(note) => self.record.notes.push(note),
+            Command::Hangup | Command::StopPlayback | Command::StopCapture => {}
+            other => self.refuse(&other),
+        }
+    }
+
+    /// Answers `ActionFailed` for a command this runtime cannot carry out (yet).
+    fn refuse(&mut self, command: &Command) {
+        let reason = match command {
+            Command::Dial { .. } => "dialling out is not available in this version",
+            Command::Capture { .. } => "speech recognition is not available in this version",
+            Command::SendSms { .. } => "no SMS gateway is configured",
+            _ => "this action is not available in this version",
+        };
+        warn!(reason, "action refused");
+        if command.awaits_completion() {
+            self.run.handle_event(
+                Instant::now().into_std(),
+                Event::ActionFailed {
+                    reason: reason.to_string(),
+                },
+            );
+        }
+    }
+
+    fn send_http(
+        &mut self,
+        method: &str,
+        url: String,
+        headers: Vec<(String, String)>,
+        body: Option<String>,
+        timeout: Duration,
+    ) {
+        let http = self.engine.http.clone();
+        let completions = self.completions_tx.clone();
+        let request = OutgoingRequest {
+            method: method.to_string(),
+            url,
+            headers,
+            body,
+            timeout,
+        };
+        tokio::spawn(async move {
+            let event = match http.send(request).await {
+                Ok(response) => Event::HttpResponse {
+                    status: response.status,
+                    content_type: response.content_type,
+                    body: String::from_utf8_lossy(&response.body).into_owned(),
+                },
+                Err(reason) => Event::ActionFailed {
+                    reason: format!("HTTP request failed: {reason}"),
+                },
+            };
+            completions.send(Completion::Scenario(event)).ok();
+        });
+    }
+
+    pub(crate) fn start_recording(&mut self, pending: PendingRecording) {
+        self.recordings_made += 1;
+        let call_id = self.call.info().call_id.clone();
+        let (file, path) = self
+            .engine
+            .recordings
+            .path_for(&call_id, &self.recordings_made.to_string());
+        let identifier = pending
+            .identifier
+            .filter(|identifier| !identifier.is_empty())
+            .unwrap_or_else(|| format!("{call_id}-{}", self.recordings_made));
+        let started = self.tap.start_recording(
+            identifier,
+            file,
+            path,
+            pending.max_duration,
+            pending.max_silence,
+            &pending.escape_digits,
+        );
+        if let Err(reason) = started {
+            warn!(%reason, "cannot start a recording");
+            self.run.handle_event(
+                Instant::now().into_std(),
+                Event::ActionFailed {
+                    reason: format!("cannot start the recording: {reason}"),
+                },
+            );
+        }
+    }
+
+    fn start_load(&mut self) -> u64 {
+        self.generation += 1;
+        self.playing = None;
+        self.media.stop_playback();
+        self.generation
+    }
+}

@@ -1,0 +1,294 @@
+//! What listens to a call's audio through the media session's recording tap: the `record` action,
+//! answering-machine detection, and the whole-call (stereo) recording.
+//!
+//! The leg drains the tap once per loop turn and hands each 20 ms frame pair here; outcomes (a
+//! recording that stopped, a machine verdict) come back as values for the leg to turn into scenario
+//! events. File writes are small buffered appends (hound's `BufWriter`) on the leg's own task.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ivory_dsp::{
+    AmdConfig, AnsweringMachineDetector, DtmfDigit, RecordingLayout, RecordingOptions,
+    RecordingSession, RecordingStopReason, WavFileWriter,
+};
+use tracing::warn;
+
+/// A `record` action in progress.
+pub(crate) struct ActiveRecording {
+    pub identifier: String,
+    pub file: String,
+    session: RecordingSession,
+    writer: Option<WavFileWriter>,
+}
+
+/// Answering-machine detection in progress.
+struct ActiveDetection {
+    detector: AnsweringMachineDetector,
+    /// A machine was detected; waiting for the end of its greeting before reporting.
+    machine_found: bool,
+    started_samples: u64,
+}
+
+/// The longest a machine's greeting is waited for after the verdict.
+const GREETING_WAIT_SAMPLES: u64 = 20 * 8000;
+
+/// Something the leg must act on.
+#[derive(Debug, PartialEq)]
+pub(crate) enum TapOutcome {
+    RecordingStopped {
+        identifier: String,
+        file: String,
+        duration_ms: u64,
+        reason: String,
+    },
+    RecordingFailed {
+        reason: String,
+    },
+    Machine {
+        machine: bool,
+    },
+}
+
+#[derive(Default)]
+pub(crate) struct TapListeners {
+    recording: Option<ActiveRecording>,
+    detection: Option<ActiveDetection>,
+    whole_call: Option<WavFileWriter>,
+    outcomes: Vec<TapOutcome>,
+}
+
+impl TapListeners {
+    /// True while anything needs the tap.
+    pub fn wants_audio(&self) -> bool {
+        self.recording.is_some() || self.detection.is_some() || self.whole_call.is_some()
+    }
+
+    pub fn is_recording(&self) -> bool {
+        self.recording.is_some()
+    }
+
+    /// Starts a `record` action writing to `path`.
+    pub fn start_recording(
+        &mut self,
+        identifier: String,
+        file: String,
+        path: PathBuf,
+        max_duration: Option<Duration>,
+        max_silence: Option<Duration>,
+        escape_digits: &str,
+    ) -> Result<(), String> {
+        let writer =
+            WavFileWriter::create(&path, RecordingLayout::Mono).map_err(|e| e.to_string())?;
+        let options = RecordingOptions {
+            // Without a maximum, the caller's hang-up or silence ends it; cap at an hour regardless.
+            max_duration: max_duration.unwrap_or(Duration::from_secs(3600)),
+            max_silence,
+            escape_digits: escape_digits
+                .chars()
+                .filter_map(DtmfDigit::from_char)
+                .collect(),
+        };
+        self.recording = Some(ActiveRecording {
+            identifier,
+            file,
+            session: RecordingSession::new(&options),
+            writer: Some(writer),
+        });
+        Ok(())
+    }
+
+    /// Starts the whole-call stereo recording (caller left, ivory right).
+    pub fn start_whole_call(&mut self, path: &std::path::Path) -> Result<(), String> {
+        self.whole_call =
+            Some(WavFileWriter::create(path, RecordingLayout::Stereo).map_err(|e| e.to_string())?);
+        Ok(())
+    }
+
+    /// Starts answering-machine detection.
+    pub fn start_detection(&mut self) {
+        self.detection = Some(ActiveDetection {
+            detector: AnsweringMachineDetector::new(AmdConfig::default()),
+            machine_found: false,
+            started_samples: 0,
+        });
+    }
+
+    /// A digit the caller pressed: true when it ended a recording (an escape digit).
+    pub fn on_digit(&mut self, digit: char) -> bool {
+        let (Some(recording), Some(digit)) = (self.recording.as_mut(), DtmfDigit::from_char(digit))
+        else {
+            return false;
+        };
+        let stopped = recording.session.handle_digit(digit);
+        self.collect_stops();
+        stopped
+    }
+
+    /// One 20 ms frame pair from the tap.
+    pub fn on_frame(&mut self, caller: &[i16], ivory: &[i16]) {
+        if let Some(writer) = self.whole_call.as_mut()
+            && let Err(error) = writer.write_stereo(caller, ivory)
+        {
+            warn!(%error, "whole-call recording failed; stopping it");
+            self.whole_call = None;
+        }
+        if let Some(recording) = self.recording.as_mut() {
+            let keep = recording.session.push_samples(caller);
+            if let Some(writer) = recording.writer.as_mut()
+                && !keep.is_empty()
+                && let Err(error) = writer.write_mono(keep)
+            {
+                self.outcomes.push(TapOutcome::RecordingFailed {
+                    reason: error.to_string(),
+                });
+                self.recording = None;
+            }
+            self.collect_stops();
+        }
+        if let Some(detection) = self.detection.as_mut() {
+            detection.detector.push_samples(caller);
+            detection.started_samples += caller.len() as u64;
+            if !detection.machine_found
+                && let Some(verdict) = detection.detector.poll_verdict()
+            {
+                if verdict.machine {
+                    detection.machine_found = true;
+                } else {
+                    self.outcomes.push(TapOutcome::Machine { machine: false });
+                    self.detection = None;
+                    return;
+                }
+            }
+            if let Some(detection) = self.detection.as_mut()
+                && detection.machine_found
+                && (detection.detector.poll_greeting_end().is_some()
+                    || detection.started_samples > GREETING_WAIT_SAMPLES)
+            {
+                self.outcomes.push(TapOutcome::Machine { machine: true });
+                self.detection = None;
+            }
+        }
+    }
+
+    /// The caller hung up or the call ends: close every file properly (nothing is lost).
+    pub fn close_all(&mut self) {
+        if let Some(recording) = self.recording.as_mut() {
+            recording.session.stop(RecordingStopReason::HungUp);
+        }
+        self.collect_stops();
+        self.detection = None;
+        if let Some(writer) = self.whole_call.take()
+            && let Err(error) = writer.finalize()
+        {
+            warn!(%error, "cannot finalise the whole-call recording");
+        }
+    }
+
+    /// Takes the outcomes gathered so far.
+    pub fn drain_outcomes(&mut self) -> Vec<TapOutcome> {
+        std::mem::take(&mut self.outcomes)
+    }
+
+    fn collect_stops(&mut self) {
+        let Some(recording) = self.recording.as_mut() else {
+            return;
+        };
+        let Some(stop) = recording.session.poll_stop() else {
+            return;
+        };
+        let mut finished = self.recording.take().expect("checked just above");
+        let outcome = match finished.writer.take().map(WavFileWriter::finalize) {
+            Some(Err(error)) => TapOutcome::RecordingFailed {
+                reason: error.to_string(),
+            },
+            _ => TapOutcome::RecordingStopped {
+                identifier: finished.identifier,
+                file: finished.file,
+                duration_ms: u64::try_from(stop.duration().as_millis()).unwrap_or(u64::MAX),
+                reason: format!("{:?}", stop.reason),
+            },
+        };
+        self.outcomes.push(outcome);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recording_ends_on_an_escape_digit_and_the_file_reads_back() {
+        let dir = std::env::temp_dir().join(format!("ivory-tap-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("r.wav");
+        let mut listeners = TapListeners::default();
+        listeners
+            .start_recording(
+                "id1".into(),
+                "r.wav".into(),
+                path.clone(),
+                Some(Duration::from_secs(10)),
+                None,
+                "#",
+            )
+            .expect("start");
+        let tone = ivory_dsp::tone::sine(440.0, 20, -10.0);
+        for _ in 0..50 {
+            listeners.on_frame(&tone, &[0; 160]);
+        }
+        assert!(!listeners.on_digit('1'), "1 is not an escape digit");
+        assert!(listeners.on_digit('#'));
+        let outcomes = listeners.drain_outcomes();
+        assert_eq!(outcomes.len(), 1, "{outcomes:?}");
+        match &outcomes[0] {
+            TapOutcome::RecordingStopped {
+                identifier,
+                duration_ms,
+                ..
+            } => {
+                assert_eq!(identifier, "id1");
+                assert_eq!(*duration_ms, 1000);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let samples = ivory_dsp::decode::decode_file(&path).expect("readable WAV");
+        assert_eq!(samples.len(), 8000);
+        assert!(!listeners.wants_audio());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn hanging_up_mid_recording_keeps_the_file() {
+        let dir = std::env::temp_dir().join(format!("ivory-tap-hangup-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("h.wav");
+        let mut listeners = TapListeners::default();
+        listeners
+            .start_recording("h".into(), "h.wav".into(), path.clone(), None, None, "")
+            .expect("start");
+        let tone = ivory_dsp::tone::sine(300.0, 20, -10.0);
+        for _ in 0..25 {
+            listeners.on_frame(&tone, &[0; 160]);
+        }
+        listeners.close_all();
+        let outcomes = listeners.drain_outcomes();
+        assert!(
+            matches!(
+                &outcomes[..],
+                [TapOutcome::RecordingStopped {
+                    duration_ms: 500,
+                    ..
+                }]
+            ),
+            "{outcomes:?}"
+        );
+        assert_eq!(
+            ivory_dsp::decode::decode_file(&path)
+                .expect("readable")
+                .len(),
+            4000
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
