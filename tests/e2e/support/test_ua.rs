@@ -486,7 +486,7 @@ impl TestUa {
         self.send_raw(&request).await;
     }
 
-    async fn in_dialog_request(
+    pub async fn in_dialog_request(
         &mut self,
         call: &Call,
         method: &str,

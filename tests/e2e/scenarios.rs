@@ -1,0 +1,258 @@
+//! Scenario actions on real calls: the Call API against an HTTP server in the test, `record` with
+//! its WAV file and `playFromRecording`, and digits sent as SIP INFO.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::sleep;
+
+use crate::support::audio::{Codec, tones};
+use crate::support::rtp_peer::{EventOptions, RtpPeer};
+use crate::support::sdp::Offer;
+use crate::support::test_ua::{Call, TestUa, Transport};
+use crate::support::{NumberEntry, Server, ServerOptions, digits, field};
+use crate::{CALL_TIMEOUT, SHORT_TIMEOUT};
+
+/// Writes a scenario file for one test and returns its path.
+fn scenario_file(name: &str, json: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("ivory-e2e-{name}-{}.json", std::process::id()));
+    std::fs::write(&path, json).expect("write the test scenario");
+    path
+}
+
+async fn server_with(label: &str, scenario: PathBuf) -> Server {
+    Server::start_with(
+        label,
+        ServerOptions {
+            numbers: vec![NumberEntry {
+                number: "2000".into(),
+                scenario,
+                answer_after_ms: 0,
+            }],
+        },
+    )
+    .await
+}
+
+/// Places a call to 2000 with media flowing from `peer`.
+async fn call_2000(server: &Server, ua: &mut TestUa, peer: &RtpPeer) -> Call {
+    let sdp = Offer::new(peer.port()).render();
+    let call = ua
+        .call("2000", &sdp, SHORT_TIMEOUT)
+        .await
+        .unwrap_or_else(|r| panic!("not answered: {}\n{}", r.start_line, server.stderr_tail()));
+    let codec = call
+        .answer
+        .first_g711()
+        .and_then(Codec::from_payload_type)
+        .expect("a G.711 answer");
+    peer.start(
+        call.answer.rtp_address(),
+        codec,
+        call.answer.payload_type_of("telephone-event"),
+    );
+    call
+}
+
+/// An HTTP server that answers every request with `body` and reports the first request's text.
+async fn http_server(body: &'static str) -> (u16, tokio::task::JoinHandle<String>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let task = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.expect("accept");
+        let mut request = vec![0u8; 8192];
+        let read = socket.read(&mut request).await.expect("read");
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        socket.write_all(answer.as_bytes()).await.expect("write");
+        String::from_utf8_lossy(&request[..read]).into_owned()
+    });
+    (port, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_api_answer_drives_the_scenario() {
+    let (port, requests) = http_server(r#"{"tier":"gold","firstName":"Ada"}"#).await;
+    let scenario = scenario_file(
+        "call-api",
+        &format!(
+            r#"{{"name":"call-api-e2e","script":[
+              {{"request":"http://127.0.0.1:{port}/customers/${{from}}","options":{{"method":"GET","collectResponse":true}}}},
+              {{"if":"${{tier == 'gold'}}","then":[{{"setVariable":"route","value":"vip-${{firstName}}"}}],
+               "else":[{{"setVariable":"route","value":"standard"}}]}},
+              {{"playFromUrl":"demo-goodbye.wav"}},
+              "hangup"]}}"#
+        ),
+    );
+    let server = server_with("call-api", scenario).await;
+    let mut ua = TestUa::connect(Transport::Udp, server.sip_udp).await;
+    let peer = RtpPeer::bind().await;
+    let call = call_2000(&server, &mut ua, &peer).await;
+    assert!(
+        ua.wait_for_bye(&call, CALL_TIMEOUT).await.is_some(),
+        "{}",
+        server.stderr_tail()
+    );
+    let logged = server.single_call(SHORT_TIMEOUT).await;
+    assert_eq!(field(&logged, "variables.route"), "vip-Ada", "{logged:#}");
+    assert_eq!(
+        field(&logged, "variables.__apiResponseStatusCode"),
+        "200",
+        "{logged:#}"
+    );
+    let request = requests.await.expect("the HTTP server saw a request");
+    assert!(request.starts_with("GET /customers/"), "{request}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_api_server_down_takes_the_failure_path() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let scenario = scenario_file(
+        "call-api-down",
+        &format!(
+            r#"{{"name":"call-api-down","script":[
+              {{"request":"http://127.0.0.1:{port}/x","options":{{"method":"POST","body":"{{}}"}}}},
+              {{"if":"${{__apiResponseStatusCode == ''}}","then":[{{"setVariable":"outcome","value":"down"}}],
+               "else":[{{"setVariable":"outcome","value":"up"}}]}},
+              "hangup"]}}"#
+        ),
+    );
+    let server = server_with("call-api-down", scenario).await;
+    let mut ua = TestUa::connect(Transport::Udp, server.sip_udp).await;
+    let peer = RtpPeer::bind().await;
+    let call = call_2000(&server, &mut ua, &peer).await;
+    assert!(
+        ua.wait_for_bye(&call, CALL_TIMEOUT).await.is_some(),
+        "{}",
+        server.stderr_tail()
+    );
+    let logged = server.single_call(SHORT_TIMEOUT).await;
+    assert_eq!(field(&logged, "variables.outcome"), "down", "{logged:#}");
+}
+
+/// The data chunk length of a PCM WAV file, in samples per channel.
+fn wav_samples(path: &std::path::Path) -> (u16, usize) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    assert_eq!(&bytes[..4], b"RIFF", "{} is a RIFF file", path.display());
+    let channels = u16::from_le_bytes([bytes[22], bytes[23]]);
+    let mut position = 12;
+    while position + 8 <= bytes.len() {
+        let id = &bytes[position..position + 4];
+        let size = u32::from_le_bytes(
+            bytes[position + 4..position + 8]
+                .try_into()
+                .expect("4 bytes"),
+        ) as usize;
+        if id == b"data" {
+            return (channels, size / 2 / usize::from(channels));
+        }
+        position += 8 + size + (size % 2);
+    }
+    panic!("no data chunk in {}", path.display());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn record_writes_a_playable_wav_of_the_right_length_and_plays_it_back() {
+    let scenario = scenario_file(
+        "record",
+        r##"{"name":"record-e2e","script":[
+          {"record":10,"options":{"beep":true,"escapeDigits":"#","identifier":"message"}},
+          {"playFromRecording":null},
+          "hangup"]}"##,
+    );
+    let server = server_with("record", scenario).await;
+    let mut ua = TestUa::connect(Transport::Udp, server.sip_udp).await;
+    let peer = RtpPeer::bind().await;
+    let call = call_2000(&server, &mut ua, &peer).await;
+    // The beep is 250 ms; then speak (a two-tone "voice") for 2 s (flush waits until it is sent)
+    // and press #: the recording holds about 0.15 s of silence, 2 s of voice and the key press.
+    sleep(Duration::from_millis(400)).await;
+    peer.play(&tones(&[440.0, 660.0], 6000.0, 2000));
+    peer.flush().await;
+    peer.press('#', EventOptions::default());
+    peer.flush().await;
+    assert!(
+        ua.wait_for_bye(&call, CALL_TIMEOUT).await.is_some(),
+        "{}",
+        server.stderr_tail()
+    );
+    let logged = server.single_call(SHORT_TIMEOUT).await;
+    let files = field(&logged, "recordings")
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(files.len(), 1, "{logged:#}");
+    let file = files[0].as_str().expect("a file name");
+    let path = server.dir.path().join("data/recordings").join(file);
+    let (channels, samples) = wav_samples(&path);
+    assert_eq!(channels, 1);
+    let seconds = samples as f64 / 8000.0;
+    assert!(
+        (1.9..=2.8).contains(&seconds),
+        "recorded {seconds:.2} s; expected about 2.2 s"
+    );
+    let index = std::fs::read_to_string(server.dir.path().join("data/recordings/index.jsonl"))
+        .expect("the recordings index");
+    assert!(index.contains("\"identifier\":\"message\""), "{index}");
+    assert_eq!(
+        digits(&logged),
+        vec![("#".to_string(), "rfc4733".to_string())]
+    );
+    // The playback of the recording went out as RTP after the recording ended.
+    assert!(peer.stats().packets > 200, "{:?}", peer.stats());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_info_digits_are_collected() {
+    let scenario = scenario_file(
+        "info",
+        r#"{"name":"info-e2e","script":[
+          {"collectInto":"code","options":{"maxInputLength":2,"timeout":10}},
+          "hangup"]}"#,
+    );
+    let server = server_with("info", scenario).await;
+    let mut ua = TestUa::connect(Transport::Udp, server.sip_udp).await;
+    let peer = RtpPeer::bind().await;
+    let mut call = call_2000(&server, &mut ua, &peer).await;
+    for (digit, content_type, body) in [
+        (
+            '4',
+            "application/dtmf-relay",
+            "Signal=4\r\nDuration=160\r\n",
+        ),
+        ('2', "application/dtmf", "2"),
+    ] {
+        call.local_cseq += 1;
+        let response = ua
+            .in_dialog_request(
+                &call,
+                "INFO",
+                &format!("Content-Type: {content_type}\r\n"),
+                body,
+                SHORT_TIMEOUT,
+            )
+            .await;
+        assert_eq!(response.status(), Some(200), "INFO with {digit}");
+    }
+    assert!(
+        ua.wait_for_bye(&call, CALL_TIMEOUT).await.is_some(),
+        "{}",
+        server.stderr_tail()
+    );
+    let logged = server.single_call(SHORT_TIMEOUT).await;
+    assert_eq!(field(&logged, "variables.code"), "42", "{logged:#}");
+    assert_eq!(
+        digits(&logged),
+        vec![
+            ("4".to_string(), "info".to_string()),
+            ("2".to_string(), "info".to_string())
+        ]
+    );
+}
