@@ -39,6 +39,9 @@ enum CommandLine {
     Check { files: Vec<PathBuf> },
     /// Print the DTMF digits the in-band detector hears in an audio file (WAV or MP3).
     Dtmf { file: PathBuf },
+        /// Say whether an answering machine or a person answered in a recording of a call's answer
+    /// (WAV or MP3): prints `machine` or `human`, the reason and when it was decided.
+    Amd { file: PathBuf },
     /// Run a scenario without a phone, in virtual time; print the trace and the final variables.
     Simulate {
         scenario: PathBuf,
@@ -65,7 +68,8 @@ fn main() -> ExitCode {
     match cli.command {
         CommandLine::Serve { config } => serve::main(config),
         CommandLine::Check { files } => check::main(&files),
-        CommandLine::Dtmf { file } => dtmf(&file),
+                CommandLine::Dtmf { file } => dtmf(&file),
+        CommandLine::Amd { file } => amd(&file),
         CommandLine::Simulate {
             scenario,
             input,
@@ -88,6 +92,48 @@ fn dtmf(file: &std::path::Path) -> ExitCode {
         Err(error) => {
             eprintln!("ivory dtmf: {}: {error}", file.display());
             ExitCode::FAILURE
+        }
+    }
+}
+
+fn amd(file: &std::path::Path) -> ExitCode {
+    let samples = match ivory_dsp::decode::decode_file(file) {
+        Ok(samples) => samples,
+        Err(error) => {
+            eprintln!("ivory amd: {}: {error}", file.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut detector = ivory_dsp::AnsweringMachineDetector::new(ivory_dsp::AmdConfig::default());
+    let mut verdict = None;
+    let mut greeting_end = None;
+    for frame in samples.chunks(ivory_dsp::FRAME_SAMPLES) {
+        detector.push_samples(frame);
+        verdict = verdict.or_else(|| detector.poll_verdict());
+        greeting_end = greeting_end.or_else(|| detector.poll_greeting_end());
+    }
+    // Pad with silence so a file that ends mid-analysis still gets a verdict.
+    let silence = [0i16; ivory_dsp::FRAME_SAMPLES];
+    for _ in 0..(6 * 50) {
+        if verdict.is_some() {
+            break;
+        }
+        detector.push_samples(&silence);
+        verdict = detector.poll_verdict();
+    }
+    match verdict {
+        Some(verdict) => {
+            let kind = if verdict.machine { "machine" } else { "human" };
+            let at_ms = verdict.decided_at_sample / 8;
+            let greeting = greeting_end
+                .map(|end| format!(" greeting-end={}ms", end.at_sample / 8))
+                .unwrap_or_default();
+            println!("{kind} reason={:?} decided={at_ms}ms{greeting}", verdict.reason);
+            ExitCode::SUCCESS
+        }
+        None => {
+            println!("undecided");
+            ExitCode::SUCCESS
         }
     }
 }
