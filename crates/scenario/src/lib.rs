@@ -37,7 +37,9 @@
 //! `"${choice == '1'}"`: false when it renders to `""`, `"false"` or a number equal to 0,
 //! true otherwise. Variables are strings; unset reads as `""`. `from`, `to`, `callId`,
 //! `direction`, `startTime`, `answerTime`, `__externalMessageId` are read-only; launch
-//! parameters are passed in as variables.
+//! parameters are passed in as variables. One function so far: `${isOpen('office')}` is
+//! `"true"` while the schedule `office` of the configuration is open, else `"false"`
+//! (`"if": "${isOpen('office')}"` branches on business hours).
 //!
 //! ## 46elks `ivr`
 //!
@@ -74,7 +76,8 @@
 //! (`script[3].options.timeout: 45 is above the maximum 30`): invalid JSON, unknown keys
 //! (with a "did you mean"), wrong types, values out of range, unknown or ambiguous actions,
 //! a `goTo` to a missing `actionId`, duplicate `actionId`s, expression syntax errors with
-//! their column, actions right after `"hangup"` in the same block that no `goTo` reaches,
+//! their column (unknown functions and wrong argument counts included), `isOpen('name')`
+//! naming a schedule not in [`CompileOptions::schedules`] (when given), actions right after `"hangup"` in the same block that no `goTo` reaches,
 //! loops whose constant condition never lets them end, `onHangup` actions that need the
 //! call. Warnings do not stop compilation: constant conditions, `mappedValues` and
 //! `switch` cases that the `collectInto` feeding them can never produce (`maxInputLength`,
@@ -131,6 +134,10 @@
 //!   [`Run::is_finished`]**, and may cut that short after a grace period of its choosing.
 //!   No `Hangup` follows; the finish reason is [`FinishReason::CallerHungUp`]. Digits and
 //!   further `CallerHungUp`s are ignored meanwhile.
+//! - `isOpen('name')` asks [`RunOptions::schedules`] ([`ScheduleOracle`]) about the wall-clock
+//!   time of the current virtual time ([`RunOptions::unix_time_ms_at_start`] plus the time
+//!   elapsed), when the expression is evaluated. No oracle, no wall clock, or a name the
+//!   oracle does not know: `"false"` and a [`Command::Note`].
 //! - A `goTo` past its `goToLimit` (counted per `goTo` action and run) emits a note and the
 //!   run continues with the action after it. `countVariable` holds the jumps made so far.
 //! - No `new`/`handle_*` call runs more than [`MAXIMUM_STEPS_PER_CALL`] steps; a scenario
@@ -182,7 +189,7 @@ pub use graph::{GraphFormat, graph};
 pub use program::{HttpMethod, Program, ReportPolicy, Voice, VoiceGender, prompt_source_problem};
 pub use run::{
     Command, DialStatus, Event, FinishReason, IVR_FETCH_TIMEOUT, MASK, MAXIMUM_FETCHED_SCRIPTS,
-    MAXIMUM_STEPS_PER_CALL, Run, RunOptions, TYPE_AHEAD_CAPACITY, WaitingFor,
+    MAXIMUM_STEPS_PER_CALL, Run, RunOptions, ScheduleOracle, TYPE_AHEAD_CAPACITY, WaitingFor,
 };
 pub use simulate::{
     ScriptedHttp, SimulatedInput, SimulationOptions, SimulationReport, TraceLine,

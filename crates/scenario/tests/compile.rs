@@ -313,6 +313,7 @@ fn variables_read_but_never_set_are_warned_about() {
     // Declared launch parameters are known.
     let options = ivory_scenario::CompileOptions {
         parameters: vec!["name".to_owned(), "customerId".to_owned()],
+        ..Default::default()
     };
     let program = ivory_scenario::compile_with(&scenario(script), &options).expect("valid");
     assert_eq!(program.warnings().len(), 1, "{:?}", program.warnings());

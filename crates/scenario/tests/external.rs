@@ -30,6 +30,7 @@ impl Call {
         let options = RunOptions {
             unix_time_ms_at_start: Some(1_000_000),
             trace: false,
+            ..RunOptions::default()
         };
         Call {
             run: Run::with_options(Arc::new(program), variables, start, options),

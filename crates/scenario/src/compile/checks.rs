@@ -1,9 +1,9 @@
 //! Whole-program checks, run once every action is compiled: `goTo` targets, unreachable
-//! actions, loops that cannot end.
+//! actions, loops that cannot end, schedule names.
 
 use std::collections::BTreeSet;
 
-use super::Compiler;
+use super::{Compiler, reader};
 use crate::error::Diagnostic;
 use crate::program::{ActionIndex, ActionKind, BlockIndex, IvrChoice};
 
@@ -160,4 +160,25 @@ pub(super) fn check_on_hangup(compiler: &mut Compiler, block: BlockIndex) {
         }
     }
     compiler.diagnostics.errors.extend(problems);
+}
+
+/// Every literal `isOpen('name')` must name a known schedule.
+pub(super) fn check_schedule_names(compiler: &mut Compiler, schedules: &[String]) {
+    let known: Vec<&str> = schedules.iter().map(String::as_str).collect();
+    let uses = std::mem::take(&mut compiler.diagnostics.schedule_uses);
+    for (name, path, column) in uses {
+        if known.contains(&name.as_str()) {
+            continue;
+        }
+        let mut message = format!("invalid expression: column {column}: unknown schedule {name:?}");
+        if let Some(suggestion) = reader::closest(&name, &known) {
+            message.push_str(&format!(" (did you mean {suggestion:?}?)"));
+        }
+        if known.is_empty() {
+            message.push_str("; no schedules are configured");
+        } else {
+            message.push_str(&format!("; the schedules are: {}", known.join(", ")));
+        }
+        compiler.diagnostics.error(&path, message);
+    }
 }

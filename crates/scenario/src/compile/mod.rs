@@ -36,6 +36,10 @@ const MAXIMUM_NESTING: usize = 32;
 pub struct CompileOptions {
     /// Launch `parameters` the scenario may read: no "never set" warning for them.
     pub parameters: Vec<String>,
+    /// The schedule names `isOpen('name')` may use (the configuration's
+    /// `[schedules.NAME]`): a literal name not among them is an error. `None`: names are
+    /// not checked (an unknown one is false at run time, with a note).
+    pub schedules: Option<Vec<String>>,
 }
 
 /// Compiles scenario JSON text.
@@ -106,6 +110,9 @@ pub fn compile_value_with(
         checks::check_on_hangup(&mut compiler, block);
     }
     variables::check(&mut compiler, options);
+    if let Some(schedules) = &options.schedules {
+        checks::check_schedule_names(&mut compiler, schedules);
+    }
     if !compiler.diagnostics.errors.is_empty() {
         return Err(compiler.into_errors());
     }

@@ -7,7 +7,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::Diagnostic;
-use crate::expression::Template;
+use crate::expression::{Expression, Function, Template};
 
 /// A JSON path: `script[3].options.timeout`, `script[1].case["1"][0]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -56,6 +56,11 @@ pub(crate) struct Diagnostics {
     pub warnings: Vec<Diagnostic>,
     /// Every variable a template reads, with the template's path.
     pub reads: Vec<(String, JsonPath)>,
+    /// Every `isOpen('name')` with a literal name: the name, the template's path and the
+    /// column of `isOpen` in it (checked against [`CompileOptions::schedules`]).
+    ///
+    /// [`CompileOptions::schedules`]: super::CompileOptions::schedules
+    pub schedule_uses: Vec<(String, JsonPath, usize)>,
 }
 
 impl Diagnostics {
@@ -210,6 +215,13 @@ pub(crate) fn template(
             template.for_each_variable(&mut |name| {
                 diagnostics.reads.push((name.to_owned(), path.clone()));
             });
+            template.for_each_call(&mut |function, arguments, column| {
+                if let (Function::IsOpen, [Expression::Literal(name)]) = (function, arguments) {
+                    diagnostics
+                        .schedule_uses
+                        .push((name.clone(), path.clone(), column));
+                }
+            });
             Some(template)
         }
         Err(error) => {
@@ -326,7 +338,7 @@ pub(crate) fn array<'a>(
 }
 
 /// The known key closest to a misspelt one, if it is close enough to be a likely typo.
-fn closest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
+pub(crate) fn closest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
     let lowered = key.to_ascii_lowercase();
     known
         .iter()

@@ -4,19 +4,22 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use super::{
-    BinaryOperator, EvaluationError, Expression, UnaryOperator, as_number, boolean_text,
-    format_number, is_truthy,
+    BinaryOperator, EvaluationError, Expression, Function, Functions, UnaryOperator, as_number,
+    boolean_text, format_number, is_truthy,
 };
 
 pub(super) fn evaluate(
     expression: &Expression,
     variables: &BTreeMap<String, String>,
+    functions: &mut dyn Functions,
 ) -> Result<String, EvaluationError> {
+    // Every recursive call passes the same variables and functions.
+    let mut evaluate = |expression: &Expression| evaluate(expression, variables, functions);
     match expression {
         Expression::Literal(text) => Ok(text.clone()),
         Expression::Variable(name) => Ok(variables.get(name).cloned().unwrap_or_default()),
         Expression::Unary { operator, operand } => {
-            let value = evaluate(operand, variables)?;
+            let value = evaluate(operand)?;
             match operator {
                 UnaryOperator::Not => Ok(boolean_text(!is_truthy(&value))),
                 UnaryOperator::Empty => Ok(boolean_text(value.is_empty())),
@@ -31,10 +34,10 @@ pub(super) fn evaluate(
             when_true,
             when_false,
         } => {
-            if is_truthy(&evaluate(condition, variables)?) {
-                evaluate(when_true, variables)
+            if is_truthy(&evaluate(condition)?) {
+                evaluate(when_true)
             } else {
-                evaluate(when_false, variables)
+                evaluate(when_false)
             }
         }
         Expression::Binary {
@@ -45,7 +48,7 @@ pub(super) fn evaluate(
             // Short-circuit: the right side is not evaluated (and cannot fail) when the
             // left side already decides.
             let result =
-                is_truthy(&evaluate(left, variables)?) && is_truthy(&evaluate(right, variables)?);
+                is_truthy(&evaluate(left)?) && is_truthy(&evaluate(right)?);
             Ok(boolean_text(result))
         }
         Expression::Binary {
@@ -54,7 +57,7 @@ pub(super) fn evaluate(
             right,
         } => {
             let result =
-                is_truthy(&evaluate(left, variables)?) || is_truthy(&evaluate(right, variables)?);
+                is_truthy(&evaluate(left)?) || is_truthy(&evaluate(right)?);
             Ok(boolean_text(result))
         }
         Expression::Binary {
@@ -62,9 +65,25 @@ pub(super) fn evaluate(
             left,
             right,
         } => {
-            let left = evaluate(left, variables)?;
-            let right = evaluate(right, variables)?;
+            let left = evaluate(left)?;
+            let right = evaluate(right)?;
             binary(*operator, &left, &right)
+        }
+        Expression::Call {
+            function,
+            arguments,
+            ..
+        } => {
+            let mut values = Vec::with_capacity(arguments.len());
+            for argument in arguments {
+                values.push(evaluate(argument)?);
+            }
+            // The parser checks the number of arguments; a hand-built call with too few
+            // reads the missing ones as "".
+            let first = values.first().map_or("", String::as_str);
+            match function {
+                Function::IsOpen => Ok(boolean_text(functions.is_open(first))),
+            }
         }
     }
 }
@@ -204,5 +223,55 @@ mod tests {
         // Short-circuit keeps the failing side unevaluated.
         assert_eq!(run("flag && 1 / 0").as_deref(), Ok("false"));
         assert_eq!(run("choice || 1 / 0").as_deref(), Ok("true"));
+    }
+
+    /// Open schedules by name; records every question.
+    struct FakeSchedules {
+        open: Vec<&'static str>,
+        asked: Vec<String>,
+    }
+
+    impl super::super::Functions for FakeSchedules {
+        fn is_open(&mut self, schedule: &str) -> bool {
+            self.asked.push(schedule.to_owned());
+            self.open.contains(&schedule)
+        }
+    }
+
+    #[test]
+    fn functions_are_answered_by_the_caller() {
+        let mut schedules = FakeSchedules {
+            open: vec!["office"],
+            asked: Vec::new(),
+        };
+        let cases = [
+            ("isOpen('office')", "true"),
+            ("isOpen('support')", "false"),
+            ("!isOpen('support') && choice == 1", "true"),
+            ("isOpen(name == 'Ada' ? 'office' : 'x') ? 'open' : 'closed'", "open"),
+            ("isOpen('office') + '!'", "true!"),
+        ];
+        for (text, expected) in cases {
+            let expression = Expression::parse(text, 0).expect(text);
+            assert_eq!(
+                expression.evaluate_with(&variables(), &mut schedules).as_deref(),
+                Ok(expected),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            schedules.asked,
+            ["office", "support", "support", "office", "office"]
+        );
+        // Short-circuit: the schedule is not asked about when the left side decides.
+        schedules.asked.clear();
+        let expression = Expression::parse("flag && isOpen('office')", 0).expect("valid");
+        assert_eq!(
+            expression.evaluate_with(&variables(), &mut schedules).as_deref(),
+            Ok("false")
+        );
+        assert!(schedules.asked.is_empty());
+        // Without functions, isOpen is false.
+        assert_eq!(run("isOpen('office')").as_deref(), Ok("false"));
     }
 }

@@ -29,6 +29,7 @@ pub(super) enum TokenKind {
     Colon,
     LeftParen,
     RightParen,
+    Comma,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -73,6 +74,7 @@ impl TokenKind {
             TokenKind::Colon => ":",
             TokenKind::LeftParen => "(",
             TokenKind::RightParen => ")",
+            TokenKind::Comma => ",",
         }
     }
 }
@@ -163,6 +165,7 @@ pub(super) fn tokenize(text: &str, column_offset: usize) -> Result<Vec<Token>, E
             ':' => one(TokenKind::Colon),
             '(' => one(TokenKind::LeftParen),
             ')' => one(TokenKind::RightParen),
+            ',' => one(TokenKind::Comma),
             other => {
                 return Err(error(
                     start,

@@ -12,7 +12,7 @@
 //! | additive | `+`, `-` |
 //! | multiplicative | `*`, `/`, `%`, `div`, `mod` |
 //! | unary | `-`, `!`, `not`, `empty` |
-//! | primary | `'text'`, `"text"`, `12`, `1.5`, `true`, `false`, `null`, `name.with_dots`, `( ... )` |
+//! | primary | `'text'`, `"text"`, `12`, `1.5`, `true`, `false`, `null`, `name.with_dots`, `( ... )`, `function(argument, ...)` |
 //!
 //! Decisions (where UEL is typed and we are not):
 //! - A value "is a number" when it reads as an optional sign, digits and an optional fraction
@@ -26,6 +26,15 @@
 //!   any number equal to zero are false; every other string is true. Boolean operators
 //!   yield `"true"` or `"false"`.
 //! - `empty x` is true when `x` is `""`. `null` is `""`.
+//!
+//! Functions: a name directly followed by `(` is a call; the arguments are expressions,
+//! separated by `,`. An unknown name or a wrong number of arguments is a syntax error at
+//! the name's column. What a function knows of the world (the time, the schedules) comes
+//! from the caller through [`Functions`]: an expression never reads a clock.
+//!
+//! | function | result |
+//! |---|---|
+//! | `isOpen(schedule)` | `"true"` when the schedule (a `[schedules.NAME]` of the configuration) is open now, else `"false"` ([`Functions::is_open`]) |
 
 mod evaluate;
 mod lexer;
@@ -60,6 +69,66 @@ pub enum Expression {
         when_true: Box<Expression>,
         when_false: Box<Expression>,
     },
+    /// `function(arguments)`; the parser checks the number of arguments.
+    Call {
+        function: Function,
+        arguments: Vec<Expression>,
+        /// The 1-based column of the function's name, counted like [`ExpressionError`]'s.
+        column: usize,
+    },
+}
+
+/// The built-in functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum Function {
+    /// `isOpen(schedule)`: `"true"` or `"false"`.
+    IsOpen,
+}
+
+impl Function {
+    /// Every function, in the order they are listed in messages.
+    pub const ALL: [Function; 1] = [Function::IsOpen];
+
+    /// The name a scenario calls it by (case matters).
+    pub fn name(self) -> &'static str {
+        match self {
+            Function::IsOpen => "isOpen",
+        }
+    }
+
+    /// How many arguments it takes.
+    pub fn arity(self) -> usize {
+        match self {
+            Function::IsOpen => 1,
+        }
+    }
+
+    /// The function called `name`, if any.
+    pub fn from_name(name: &str) -> Option<Function> {
+        Function::ALL
+            .into_iter()
+            .find(|function| function.name() == name)
+    }
+}
+
+/// What the functions ask of whoever evaluates an expression: the facts an expression
+/// cannot know by itself. A scenario run answers them at its current virtual time.
+pub trait Functions {
+    /// `isOpen(schedule)`: whether `schedule` is open now. Unknown schedules are false
+    /// (the implementation may note why).
+    fn is_open(&mut self, schedule: &str) -> bool;
+}
+
+/// [`Functions`] with nothing behind them: `isOpen` is always false. Used by
+/// [`Expression::evaluate`] and [`Template::render`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NoFunctions;
+
+impl Functions for NoFunctions {
+    fn is_open(&mut self, _schedule: &str) -> bool {
+        false
+    }
 }
 
 /// Prefix operators.
@@ -145,6 +214,25 @@ pub enum ExpressionErrorKind {
     TooLong { limit: usize },
     #[error("expression nested too deeply (more than {limit} levels)")]
     TooDeep { limit: usize },
+    #[error("unknown function `{name}` (the functions are: {known})", known = known_functions())]
+    UnknownFunction { name: String },
+    #[error(
+        "`{function}` takes {expected} argument{plural}, found {found}",
+        plural = if *expected == 1 { "" } else { "s" }
+    )]
+    WrongArgumentCount {
+        function: &'static str,
+        expected: usize,
+        found: usize,
+    },
+}
+
+fn known_functions() -> String {
+    Function::ALL
+        .iter()
+        .map(|function| format!("`{}`", function.name()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A run-time failure of an expression.
@@ -169,12 +257,54 @@ impl Expression {
         parser::parse(&tokens, column_offset + text.chars().count() + 1)
     }
 
-    /// Evaluates against `variables`; unset variables read as `""`.
+    /// Evaluates against `variables`; unset variables read as `""`; functions see
+    /// [`NoFunctions`].
     pub fn evaluate(
         &self,
         variables: &BTreeMap<String, String>,
     ) -> Result<String, EvaluationError> {
-        evaluate::evaluate(self, variables)
+        evaluate::evaluate(self, variables, &mut NoFunctions)
+    }
+
+    /// Evaluates against `variables`, with `functions` answering the function calls.
+    pub fn evaluate_with(
+        &self,
+        variables: &BTreeMap<String, String>,
+        functions: &mut dyn Functions,
+    ) -> Result<String, EvaluationError> {
+        evaluate::evaluate(self, variables, functions)
+    }
+
+    /// Calls `visit` with every function call in the expression (the function, its
+    /// arguments and the column of its name), outermost first.
+    pub fn for_each_call(&self, visit: &mut dyn FnMut(Function, &[Expression], usize)) {
+        match self {
+            Expression::Literal(_) | Expression::Variable(_) => {}
+            Expression::Unary { operand, .. } => operand.for_each_call(visit),
+            Expression::Binary { left, right, .. } => {
+                left.for_each_call(visit);
+                right.for_each_call(visit);
+            }
+            Expression::Conditional {
+                condition,
+                when_true,
+                when_false,
+            } => {
+                condition.for_each_call(visit);
+                when_true.for_each_call(visit);
+                when_false.for_each_call(visit);
+            }
+            Expression::Call {
+                function,
+                arguments,
+                column,
+            } => {
+                visit(*function, arguments, *column);
+                for argument in arguments {
+                    argument.for_each_call(visit);
+                }
+            }
+        }
     }
 
     /// Calls `visit` with the name of every variable the expression reads.
@@ -195,6 +325,11 @@ impl Expression {
                 condition.for_each_variable(visit);
                 when_true.for_each_variable(visit);
                 when_false.for_each_variable(visit);
+            }
+            Expression::Call { arguments, .. } => {
+                for argument in arguments {
+                    argument.for_each_variable(visit);
+                }
             }
         }
     }

@@ -1,7 +1,9 @@
 //! Recursive-descent parser from tokens to [`Expression`], loosest operator first.
 
 use super::lexer::{Token, TokenKind};
-use super::{BinaryOperator, Expression, ExpressionError, ExpressionErrorKind, UnaryOperator};
+use super::{
+    BinaryOperator, Expression, ExpressionError, ExpressionErrorKind, Function, UnaryOperator,
+};
 
 /// Nesting deeper than this is refused, so that hostile input cannot exhaust the stack.
 const MAXIMUM_DEPTH: usize = 64;
@@ -160,6 +162,15 @@ impl Parser<'_> {
             TokenKind::True => Expression::Literal("true".to_owned()),
             TokenKind::False => Expression::Literal("false".to_owned()),
             TokenKind::Null => Expression::Literal(String::new()),
+            TokenKind::Identifier(name)
+                if self
+                    .tokens
+                    .get(self.position + 1)
+                    .is_some_and(|next| next.kind == TokenKind::LeftParen) =>
+            {
+                let (name, column) = (name.clone(), token.column);
+                return self.call(&name, column);
+            }
             TokenKind::Identifier(name) => Expression::Variable(name.clone()),
             TokenKind::LeftParen => {
                 self.position += 1;
@@ -171,6 +182,50 @@ impl Parser<'_> {
         };
         self.position += 1;
         Ok(expression)
+    }
+
+    /// A function call; the current token is its name, the next one `(`.
+    fn call(&mut self, name: &str, column: usize) -> Result<Expression, ExpressionError> {
+        let function = Function::from_name(name).ok_or_else(|| ExpressionError {
+            column,
+            kind: ExpressionErrorKind::UnknownFunction {
+                name: name.to_owned(),
+            },
+        })?;
+        self.position += 2;
+        self.enter()?;
+        let mut arguments = Vec::new();
+        if self.peek_kind() != Some(&TokenKind::RightParen) {
+            loop {
+                arguments.push(self.conditional()?);
+                if self.peek_kind() != Some(&TokenKind::Comma) {
+                    break;
+                }
+                self.position += 1;
+            }
+        }
+        let expected = if arguments.is_empty() {
+            "`)`"
+        } else {
+            "`,` or `)`"
+        };
+        self.expect(TokenKind::RightParen, expected)?;
+        self.depth -= 1;
+        if arguments.len() != function.arity() {
+            return Err(ExpressionError {
+                column,
+                kind: ExpressionErrorKind::WrongArgumentCount {
+                    function: function.name(),
+                    expected: function.arity(),
+                    found: arguments.len(),
+                },
+            });
+        }
+        Ok(Expression::Call {
+            function,
+            arguments,
+            column,
+        })
     }
 
     fn expected_operand(&self) -> ExpressionError {
@@ -292,5 +347,77 @@ mod tests {
         let text = "1".to_owned() + &" + 1".repeat(10_000);
         let error = Expression::parse(&text, 0).expect_err("too long");
         assert!(matches!(error.kind, ExpressionErrorKind::TooLong { .. }));
+    }
+
+    #[test]
+    fn function_calls() {
+        use super::super::{Function, UnaryOperator};
+        let parsed = Expression::parse("!isOpen('office') && a", 0).expect("valid");
+        let expected = Expression::Binary {
+            operator: BinaryOperator::And,
+            left: Box::new(Expression::Unary {
+                operator: UnaryOperator::Not,
+                operand: Box::new(Expression::Call {
+                    function: Function::IsOpen,
+                    arguments: vec![Expression::Literal("office".to_owned())],
+                    column: 2,
+                }),
+            }),
+            right: variable("a"),
+        };
+        assert_eq!(parsed, expected);
+        // Any expression is an argument; spaces before `(` are allowed.
+        let parsed = Expression::parse("isOpen (prefix + '-' + site)", 4).expect("valid");
+        let Expression::Call {
+            arguments, column, ..
+        } = parsed
+        else {
+            panic!("a call expected");
+        };
+        assert_eq!((arguments.len(), column), (1, 5));
+        // A name without `(` stays a variable, even one named like a function.
+        assert_eq!(
+            Expression::parse("isOpen", 0),
+            Ok(Expression::Variable("isOpen".to_owned()))
+        );
+    }
+
+    #[test]
+    fn function_call_errors_point_at_the_name() {
+        let cases: [(&str, usize, &str); 7] = [
+            (
+                "a && isopen('x')",
+                6,
+                "unknown function `isopen` (the functions are: `isOpen`)",
+            ),
+            (
+                "now()",
+                1,
+                "unknown function `now` (the functions are: `isOpen`)",
+            ),
+            ("1 + isOpen()", 5, "`isOpen` takes 1 argument, found 0"),
+            (
+                "isOpen('a', 'b')",
+                1,
+                "`isOpen` takes 1 argument, found 2",
+            ),
+            ("isOpen('a' 'b')", 12, "expected `,` or `)`, found string \"b\""),
+            ("isOpen(", 8, "expected a value, found end of expression"),
+            ("isOpen('a',)", 12, "expected a value, found `)`"),
+        ];
+        for (text, column, message) in cases {
+            let error = Expression::parse(text, 0).expect_err(text);
+            assert_eq!(
+                (error.column, error.kind.to_string()),
+                (column, message.to_owned()),
+                "{text}"
+            );
+        }
+        let error = Expression::parse("a, b", 0).expect_err("stray comma");
+        assert_eq!(error.column, 2);
+        // Nesting through calls is bounded too.
+        let text = "isOpen(".repeat(100) + "'x'" + &")".repeat(100);
+        let error = Expression::parse(&text, 0).expect_err("too deep");
+        assert!(matches!(error.kind, ExpressionErrorKind::TooDeep { .. }));
     }
 }

@@ -6,7 +6,10 @@
 use std::collections::BTreeMap;
 
 use super::lexer::string_literal;
-use super::{EvaluationError, Expression, ExpressionError, ExpressionErrorKind};
+use super::{
+    EvaluationError, Expression, ExpressionError, ExpressionErrorKind, Function, Functions,
+    NoFunctions,
+};
 
 /// A parsed string template.
 #[derive(Debug, Clone, PartialEq)]
@@ -111,14 +114,34 @@ impl Template {
         }
     }
 
-    /// Renders the template with `variables` (unset reads as `""`).
+    /// Calls `visit` with every function call in the template (see
+    /// [`Expression::for_each_call`]); columns count characters of the whole string.
+    pub fn for_each_call(&self, visit: &mut dyn FnMut(Function, &[Expression], usize)) {
+        for part in &self.parts {
+            if let TemplatePart::Expression(expression) = part {
+                expression.for_each_call(visit);
+            }
+        }
+    }
+
+    /// Renders the template with `variables` (unset reads as `""`); functions see
+    /// [`NoFunctions`].
     pub fn render(&self, variables: &BTreeMap<String, String>) -> Result<String, EvaluationError> {
+        self.render_with(variables, &mut NoFunctions)
+    }
+
+    /// Renders the template with `variables`, `functions` answering the function calls.
+    pub fn render_with(
+        &self,
+        variables: &BTreeMap<String, String>,
+        functions: &mut dyn Functions,
+    ) -> Result<String, EvaluationError> {
         let mut rendered = String::new();
         for part in &self.parts {
             match part {
                 TemplatePart::Text(text) => rendered.push_str(text),
                 TemplatePart::Expression(expression) => {
-                    rendered.push_str(&expression.evaluate(variables)?);
+                    rendered.push_str(&expression.evaluate_with(variables, functions)?);
                 }
             }
         }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::{ActionIndex, BlockIndex, Voice};
-use crate::expression::{EvaluationError, Template};
+use crate::expression::{EvaluationError, Functions, Template};
 
 #[derive(Debug, Clone)]
 pub(crate) enum ActionKind {
@@ -262,22 +262,30 @@ pub(crate) enum JsonTemplate {
 impl JsonTemplate {
     /// Renders every string; the structure stays as written, so a value can never break
     /// the JSON around it.
-    pub fn render(&self, variables: &BTreeMap<String, String>) -> Result<Value, EvaluationError> {
+    pub fn render(
+        &self,
+        variables: &BTreeMap<String, String>,
+        functions: &mut dyn Functions,
+    ) -> Result<Value, EvaluationError> {
         Ok(match self {
             JsonTemplate::Value(value) => value.clone(),
-            JsonTemplate::Text(template) => Value::String(template.render(variables)?),
-            JsonTemplate::Array(items) => Value::Array(
-                items
-                    .iter()
-                    .map(|item| item.render(variables))
-                    .collect::<Result<_, _>>()?,
-            ),
-            JsonTemplate::Object(entries) => Value::Object(
-                entries
-                    .iter()
-                    .map(|(key, item)| Ok((key.clone(), item.render(variables)?)))
-                    .collect::<Result<_, EvaluationError>>()?,
-            ),
+            JsonTemplate::Text(template) => {
+                Value::String(template.render_with(variables, functions)?)
+            }
+            JsonTemplate::Array(items) => {
+                let mut rendered = Vec::with_capacity(items.len());
+                for item in items {
+                    rendered.push(item.render(variables, functions)?);
+                }
+                Value::Array(rendered)
+            }
+            JsonTemplate::Object(entries) => {
+                let mut rendered = serde_json::Map::new();
+                for (key, item) in entries {
+                    rendered.insert(key.clone(), item.render(variables, functions)?);
+                }
+                Value::Object(rendered)
+            }
         })
     }
 }

@@ -147,7 +147,9 @@ impl Run {
                     headers.push((name.clone(), value));
                 }
                 let body = match &request.body {
-                    Some(body) => match body.render(&self.variables) {
+                    Some(body) => match self.with_functions(path, |variables, functions| {
+                        body.render(variables, functions)
+                    }) {
                         Ok(serde_json::Value::String(text)) => Some(text),
                         Ok(value) => {
                             let has_type = headers
@@ -323,12 +325,8 @@ impl Run {
 
     fn set_timestamp(&mut self, now: Instant) {
         let value = self
-            .options
-            .unix_time_ms_at_start
-            .map(|base| {
-                let elapsed = u64::try_from(self.elapsed(now).as_millis()).unwrap_or(u64::MAX);
-                base.saturating_add(elapsed).to_string()
-            })
+            .unix_time_ms(now)
+            .map(|time| time.to_string())
             .unwrap_or_default();
         self.set_variable(API_TIMESTAMP, value);
     }

@@ -173,8 +173,11 @@ impl Run {
             single => Value::Array(vec![single]),
         };
         let document = json!({ "name": "webhook answer", "script": script });
+        // Schedule names are not checked: the run cannot list them (isOpen notes unknown
+        // ones when it runs).
         let options = CompileOptions {
             parameters: self.variables.keys().cloned().collect(),
+            schedules: None,
         };
         let program = compile_value_with(&document, &options).map_err(|errors| {
             let first = errors

@@ -10,6 +10,7 @@ mod input;
 mod ivr;
 mod protocol;
 mod response;
+mod schedules;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -18,10 +19,12 @@ use std::time::{Duration, Instant};
 pub(crate) use input::is_dtmf as is_dtmf_key;
 pub use ivr::{IVR_FETCH_TIMEOUT, MAXIMUM_FETCHED_SCRIPTS};
 pub use protocol::{Command, DialStatus, Event, FinishReason, WaitingFor};
+pub use schedules::ScheduleOracle;
 
-use crate::expression::{Template, is_truthy};
+use crate::expression::{Functions, Template, is_truthy};
 use crate::program::{ActionIndex, ActionKind, BlockIndex, Program, ReportPolicy};
 use input::Collecting;
+use schedules::RunFunctions;
 
 /// At most this many steps (an action executed, or a block left) per `new`/`handle_*`
 /// call; a scenario that goes further without waiting for anything is stuck in a loop and
@@ -33,17 +36,39 @@ pub const TYPE_AHEAD_CAPACITY: usize = 32;
 pub const MASK: &str = "****";
 
 /// How a run is set up beyond its program and variables.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     /// Wall-clock time at the constructor's `now`, in milliseconds since the Unix epoch:
-    /// `__callApiCurrentTimestamp` is this plus the virtual time elapsed since. `None`
-    /// leaves that variable `""`. (Time is an input: the run never reads a clock.)
+    /// `__callApiCurrentTimestamp` is this plus the virtual time elapsed since, and so is
+    /// the instant `isOpen(...)` asks [`RunOptions::schedules`] about. `None` leaves that
+    /// variable `""` and makes `isOpen` false. (Time is an input: the run never reads a
+    /// clock.)
     pub unix_time_ms_at_start: Option<u64>,
     /// Keep a line per step (action taken, branch chosen, input completed) for
     /// [`Run::poll_trace`]. Trace lines show collected values: they are for simulators
     /// and tests, never for logs.
     pub trace: bool,
+    /// What `${isOpen('name')}` asks, at the current virtual time. `None`, or an unknown
+    /// name (the oracle answers `None`), or no [`RunOptions::unix_time_ms_at_start`]:
+    /// `isOpen` is `"false"` and a [`Command::Note`] says why.
+    pub schedules: Option<Arc<dyn ScheduleOracle>>,
 }
+
+impl PartialEq for RunOptions {
+    /// Oracles are equal when they are the same object.
+    fn eq(&self, other: &Self) -> bool {
+        let same_schedules = match (&self.schedules, &other.schedules) {
+            (Some(mine), Some(theirs)) => Arc::ptr_eq(mine, theirs),
+            (None, None) => true,
+            _ => false,
+        };
+        self.unix_time_ms_at_start == other.unix_time_ms_at_start
+            && self.trace == other.trace
+            && same_schedules
+    }
+}
+
+impl Eq for RunOptions {}
 
 /// One scenario execution for one call.
 #[derive(Debug)]
@@ -65,6 +90,9 @@ pub struct Run {
     /// The caller hung up and the `onHangup` actions are running.
     hanging_up: bool,
     start: Instant,
+    /// The `now` of the constructor or `handle_*` call being handled: the time
+    /// expressions are evaluated at.
+    clock: Instant,
     options: RunOptions,
     trace: VecDeque<String>,
 }
@@ -153,6 +181,7 @@ impl Run {
             finish_reason: None,
             hanging_up: false,
             start: now,
+            clock: now,
             options,
             trace: VecDeque::new(),
         };
@@ -165,6 +194,7 @@ impl Run {
         if self.is_finished() {
             return;
         }
+        self.clock = now;
         match event {
             Event::CallerHungUp => {
                 self.caller_hung_up();
@@ -197,6 +227,7 @@ impl Run {
     /// Acts on the deadline from [`poll_timeout`](Self::poll_timeout) once `now` reaches it
     /// (calling it early, or with no deadline, does nothing).
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.clock = now;
         match &self.wait {
             Wait::Collect(collecting) if now >= collecting.deadline => self.finish_collect(now),
             Wait::Pause { until } if now >= *until => self.wait = Wait::Ready,
@@ -557,9 +588,37 @@ impl Run {
         }
     }
 
+    /// Runs `evaluate` with the variables and the run's [`Functions`] (at the current
+    /// virtual time); what the functions note is noted under `path`.
+    fn with_functions<T>(
+        &mut self,
+        path: &str,
+        evaluate: impl FnOnce(&BTreeMap<String, String>, &mut dyn Functions) -> T,
+    ) -> T {
+        let mut functions = RunFunctions {
+            oracle: self.options.schedules.as_deref(),
+            unix_time_ms: self.unix_time_ms(self.clock),
+            tracing: self.options.trace,
+            notes: Vec::new(),
+            trace: Vec::new(),
+        };
+        let result = evaluate(&self.variables, &mut functions);
+        let RunFunctions { notes, trace, .. } = functions;
+        for line in trace {
+            self.trace(|| format!("{path} {line}"));
+        }
+        for note in notes {
+            self.note(format!("{path}: {note}"));
+        }
+        result
+    }
+
     /// Renders a template; a failure is noted and yields `None`.
     fn render(&mut self, path: &str, template: &Template) -> Option<String> {
-        match template.render(&self.variables) {
+        let rendered = self.with_functions(path, |variables, functions| {
+            template.render_with(variables, functions)
+        });
+        match rendered {
             Ok(text) => Some(text),
             Err(error) => {
                 self.note(format!(
@@ -580,6 +639,15 @@ impl Run {
     /// Virtual time since the run started.
     fn elapsed(&self, now: Instant) -> Duration {
         now.saturating_duration_since(self.start)
+    }
+
+    /// Wall-clock time at `now` in milliseconds since the Unix epoch, when the run has a
+    /// wall-clock base.
+    fn unix_time_ms(&self, now: Instant) -> Option<u64> {
+        self.options.unix_time_ms_at_start.map(|base| {
+            let elapsed = u64::try_from(self.elapsed(now).as_millis()).unwrap_or(u64::MAX);
+            base.saturating_add(elapsed)
+        })
     }
 }
 

@@ -28,6 +28,9 @@
 //!   `machine:yes|no` input said (default no). `sendSms`: sent at once.
 //! - When the inputs are used up, time runs on until the run finishes, at most
 //!   `maximum_duration` (1 h) of virtual time.
+//! - `isOpen('name')`: `open_schedules[name]`, the same for the whole call (time does not
+//!   matter); a name not in it is unknown (a note, and false). As in a real run it needs
+//!   a wall clock: without `unix_time_ms_at_start` every `isOpen` is false, with a note.
 mod engine;
 mod input;
 mod trace;
@@ -43,7 +46,9 @@ pub use input::{
 pub use trace::TraceLine;
 
 use crate::program::Program;
-use crate::run::{DialStatus, Event, FinishReason, Run, RunOptions, WaitingFor};
+use crate::run::{
+    DialStatus, Event, FinishReason, Run, RunOptions, ScheduleOracle, WaitingFor,
+};
 
 /// How the simulated engine behaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +63,9 @@ pub struct SimulationOptions {
     pub record_duration: Duration,
     pub machine_detection_duration: Duration,
     pub maximum_duration: Duration,
+    /// The schedules `isOpen` knows, open (`true`) or closed (`false`) for the whole
+    /// call. Empty (the default): the run has no schedules at all.
+    pub open_schedules: BTreeMap<String, bool>,
 }
 
 impl SimulationOptions {
@@ -72,6 +80,7 @@ impl SimulationOptions {
             record_duration: Duration::from_secs(3),
             machine_detection_duration: Duration::from_secs(1),
             maximum_duration: Duration::from_secs(3_600),
+            open_schedules: BTreeMap::new(),
         }
     }
 }
@@ -102,9 +111,13 @@ pub fn simulate(
     variables: BTreeMap<String, String>,
     options: &SimulationOptions,
 ) -> SimulationReport {
+    let schedules = (!options.open_schedules.is_empty()).then(|| {
+        Arc::new(FixedSchedules(options.open_schedules.clone())) as Arc<dyn ScheduleOracle>
+    });
     let run_options = RunOptions {
         unix_time_ms_at_start: options.unix_time_ms_at_start,
         trace: true,
+        schedules,
     };
     let run = Run::with_options(program, variables, options.start, run_options);
     let mut simulator = Simulator {
@@ -144,6 +157,16 @@ pub fn simulate(
         ended_normally,
         finish_reason,
         notes: simulator.notes,
+    }
+}
+
+/// [`SimulationOptions::open_schedules`] as an oracle: the same answer at any time.
+#[derive(Debug)]
+struct FixedSchedules(BTreeMap<String, bool>);
+
+impl ScheduleOracle for FixedSchedules {
+    fn is_open(&self, schedule: &str, _unix_time_ms: u64) -> Option<bool> {
+        self.0.get(schedule).copied()
     }
 }
 
