@@ -35,7 +35,10 @@ fn ivory_dtmf_prints_the_digits_of_generated_tones() {
     let dir = TempDir::new("dtmf-cli");
     let cases: [(&str, &[&str]); 4] = [
         ("all.wav", &["147*2580369#ABCD"]),
-        ("fast-ulaw.wav", &["-u", "-o", "45", "-g", "48", "9876543210"]),
+        (
+            "fast-ulaw.wav",
+            &["-u", "-o", "45", "-g", "48", "9876543210"],
+        ),
         ("quiet.wav", &["-l", "-25", "-u", "123#"]),
         ("long.wav", &["-o", "400", "-g", "200", "55"]),
     ];

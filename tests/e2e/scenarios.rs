@@ -256,3 +256,42 @@ async fn sip_info_digits_are_collected() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hanging_up_mid_record_keeps_and_lists_the_recording() {
+    let scenario = scenario_file(
+        "record-hangup",
+        r#"{"name":"record-hangup","script":[
+          {"record":30,"options":{"identifier":"cut-short"}},
+          "hangup"]}"#,
+    );
+    let server = server_with("record-hangup", scenario).await;
+    let mut ua = TestUa::connect(Transport::Udp, server.sip_udp).await;
+    let peer = RtpPeer::bind().await;
+    let mut call = call_2000(&server, &mut ua, &peer).await;
+    peer.play(&tones(&[500.0], 6000.0, 1500));
+    peer.flush().await;
+    let response = ua.bye(&mut call, SHORT_TIMEOUT).await;
+    assert_eq!(response.status(), Some(200));
+    let logged = server.single_call(SHORT_TIMEOUT).await;
+    assert_eq!(field(&logged, "hangupBy"), "caller", "{logged:#}");
+    let files = field(&logged, "recordings")
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(files.len(), 1, "{logged:#}");
+    let path = server
+        .dir
+        .path()
+        .join("data/recordings")
+        .join(files[0].as_str().expect("a file name"));
+    let (_, samples) = wav_samples(&path);
+    let seconds = samples as f64 / 8000.0;
+    assert!(
+        (1.3..=2.0).contains(&seconds),
+        "recorded {seconds:.2} s; expected about 1.5 s"
+    );
+    let index = std::fs::read_to_string(server.dir.path().join("data/recordings/index.jsonl"))
+        .expect("the recordings index");
+    assert!(index.contains("\"identifier\":\"cut-short\""), "{index}");
+}
