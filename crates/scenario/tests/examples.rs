@@ -8,7 +8,7 @@ use std::time::Instant;
 use ivory_scenario::simulate::{
     ScriptedHttp, SimulationOptions, SimulationReport, parse_simulation_input, simulate,
 };
-use ivory_scenario::{FinishReason, Program, compile};
+use ivory_scenario::{CompileOptions, FinishReason, Program, compile, compile_with};
 
 fn load(name: &str) -> Arc<Program> {
     let path = format!(
@@ -28,6 +28,15 @@ fn load(name: &str) -> Arc<Program> {
 const START_MS: u64 = 1_790_000_000_000;
 
 fn run_with(name: &str, input: &str, http: &ScriptedHttp) -> SimulationReport {
+    run_with_schedules(name, input, http, &[])
+}
+
+fn run_with_schedules(
+    name: &str,
+    input: &str,
+    http: &ScriptedHttp,
+    open_schedules: &[(&str, bool)],
+) -> SimulationReport {
     let inputs = parse_simulation_input(input).expect("a valid input script");
     let variables = BTreeMap::from([
         ("from".to_owned(), "+46700000001".to_owned()),
@@ -35,6 +44,10 @@ fn run_with(name: &str, input: &str, http: &ScriptedHttp) -> SimulationReport {
     ]);
     let mut options = SimulationOptions::new(Instant::now());
     options.unix_time_ms_at_start = Some(START_MS);
+    options.open_schedules = open_schedules
+        .iter()
+        .map(|(name, open)| (name.to_string(), *open))
+        .collect();
     let report = simulate(load(name), &inputs, http, variables, &options);
     for line in &report.trace {
         println!("{line}");
@@ -487,4 +500,344 @@ fn speech_capture_with_dtmf_fallback() {
     );
     let pressed = run("speech-capture", "2");
     assert!(has_line(&pressed, "stop capture"));
+}
+
+const GOODBYE: &str = "demo-goodbye.wav";
+const NO_CHOICE: &str = "I did not hear a choice.";
+const TOO_MANY_ERRORS: &str = "Too many errors. Please call again later. Goodbye.";
+
+/// The Wazo minimal menu (alone, or behind business hours while open), every path.
+fn walk_wazo_minimal(run: &dyn Fn(&str) -> SimulationReport) {
+    for (input, option) in [("1", "demo-option1.wav"), ("2", "demo-option2.wav")] {
+        let report = run(input);
+        ended_by_hangup_action(&report);
+        assert_eq!(
+            heard(&report),
+            ["demo-welcome.wav", "demo-menu.wav", option, GOODBYE],
+            "{input}"
+        );
+        assert_eq!(variable(&report, "tries"), "1");
+        assert!(report.notes.is_empty(), "{:?}", report.notes);
+    }
+    // One invalid key, then a choice; one timeout, then a choice (pressed during the menu).
+    let invalid = run("9 2");
+    assert_eq!(
+        heard(&invalid),
+        [
+            "demo-welcome.wav",
+            "demo-menu.wav",
+            "demo-invalid.wav",
+            "demo-menu.wav",
+            "demo-option2.wav",
+            GOODBYE
+        ]
+    );
+    assert_eq!(variable(&invalid, "tries"), "2");
+    let timeout = run("wait:10s 1");
+    assert_eq!(
+        heard(&timeout),
+        [
+            "demo-welcome.wav",
+            "demo-menu.wav",
+            NO_CHOICE,
+            "demo-menu.wav",
+            "demo-option1.wav",
+            GOODBYE
+        ]
+    );
+    assert!(has_line(&timeout, "collectInto choice -> \"\" (timeout)"));
+    // The third try still counts.
+    let last_chance = run("9 wait:10s 1");
+    assert_eq!(variable(&last_chance, "tries"), "3");
+    assert_eq!(
+        heard(&last_chance).last().map(String::as_str),
+        Some(GOODBYE)
+    );
+    // Three failures of any kind: the error prompt, then hang-up.
+    for (input, failures) in [("9 8 7", ["demo-invalid.wav"; 3]), ("", [NO_CHOICE; 3])] {
+        let report = run(input);
+        ended_by_hangup_action(&report);
+        let heard = heard(&report);
+        assert_eq!(
+            heard,
+            [
+                "demo-welcome.wav",
+                "demo-menu.wav",
+                failures[0],
+                "demo-menu.wav",
+                failures[1],
+                "demo-menu.wav",
+                failures[2],
+                TOO_MANY_ERRORS
+            ],
+            "{input:?}"
+        );
+        assert_eq!(variable(&report, "tries"), "3");
+        assert!(report.notes.is_empty(), "{:?}", report.notes);
+    }
+    let mixed = run("9 wait:20s");
+    assert_eq!(
+        heard(&mixed)[2..],
+        [
+            "demo-invalid.wav",
+            "demo-menu.wav",
+            NO_CHOICE,
+            "demo-menu.wav",
+            NO_CHOICE,
+            TOO_MANY_ERRORS
+        ]
+    );
+    // Hanging up mid-menu ends the call there.
+    let gone = run("wait:3s hangup");
+    assert!(gone.ended_normally);
+    assert_eq!(gone.finish_reason, Some(FinishReason::CallerHungUp));
+    assert_eq!(heard(&gone), ["demo-welcome.wav", "demo-menu.wav"]);
+}
+
+#[test]
+fn wazo_minimal_every_path() {
+    walk_wazo_minimal(&|input| run("wazo-minimal", input));
+}
+
+#[test]
+fn business_hours_open_runs_the_menu() {
+    walk_wazo_minimal(&|input| {
+        run_with_schedules(
+            "business-hours",
+            input,
+            &ScriptedHttp::new(),
+            &[("office", true)],
+        )
+    });
+    let report = run_with_schedules(
+        "business-hours",
+        "1",
+        &ScriptedHttp::new(),
+        &[("office", true)],
+    );
+    assert!(has_line(&report, "isOpen(\"office\") -> true"));
+}
+
+const CLOSED: &str = "We are closed. Our opening hours are Monday to Friday, 8 to 5.";
+
+#[test]
+fn business_hours_closed_says_so() {
+    for input in ["", "1", "wait:10s 2"] {
+        let report = run_with_schedules(
+            "business-hours",
+            input,
+            &ScriptedHttp::new(),
+            &[("office", false)],
+        );
+        ended_by_hangup_action(&report);
+        assert_eq!(heard(&report), [CLOSED, GOODBYE], "{input:?}");
+        assert_eq!(variable(&report, "choice"), "<unset>");
+        assert!(report.notes.is_empty(), "{:?}", report.notes);
+    }
+    // No schedule called `office`: closed, and the call log says why.
+    let unknown = run_with_schedules("business-hours", "1", &ScriptedHttp::new(), &[]);
+    assert_eq!(heard(&unknown), [CLOSED, GOODBYE]);
+    assert_eq!(
+        unknown.notes,
+        ["script[0]: isOpen(\"office\"): no schedules are available to this run; false"]
+    );
+}
+
+#[test]
+fn business_hours_schedule_name_is_checked_against_the_configuration() {
+    let path = format!(
+        "{}/../../config/scenarios/business-hours.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).expect("readable");
+    let known = |names: &[&str]| CompileOptions {
+        schedules: Some(names.iter().map(|name| name.to_string()).collect()),
+        ..CompileOptions::default()
+    };
+    assert!(compile_with(&text, &known(&["office", "support"])).is_ok());
+    let errors = compile_with(&text, &known(&["support"])).expect_err("unknown schedule");
+    assert_eq!(errors.errors.len(), 1, "{errors}");
+    assert_eq!(
+        errors.errors[0].to_string(),
+        "script[0].if: invalid expression: column 4: unknown schedule \"office\"; the schedules are: support"
+    );
+}
+
+const SATISFACTION: &str =
+    "Press 1 if you were satisfied with our service, 2 if neutral, 3 if not.";
+const RECOMMEND: &str = "Would you recommend us to a friend? Press 1 for yes, 2 for no.";
+const SCORE: &str = "From 0 to 9, how likely are you to call us again?";
+const SAVED: &str = "Your answers have been saved. Thank you!";
+const NOT_SAVED: &str = "Sorry, we could not save your answers this time. Thank you all the same.";
+const SURVEY_API: &str = "https://surveys.example.com/api/answers";
+
+fn survey_api(status: u16) -> ScriptedHttp {
+    let mut http = ScriptedHttp::new();
+    http.insert(SURVEY_API, status, r#"{"id": 17}"#);
+    http
+}
+
+/// The JSON body of the survey's POST, read back from its trace line.
+fn posted_answers(report: &SimulationReport) -> serde_json::Value {
+    let prefix = format!("http POST {SURVEY_API} ");
+    let line = report
+        .trace
+        .iter()
+        .find_map(|line| line.text.strip_prefix(&prefix))
+        .expect("the answers are posted");
+    // The trace shows the body as a quoted, escaped string (short enough not to be cut).
+    let body: String = serde_json::from_str(line).expect("a quoted body");
+    serde_json::from_str(&body).expect("a JSON body")
+}
+
+#[test]
+fn survey_answers_are_posted() {
+    for (input, satisfaction, recommend, score) in [
+        ("1 1 9", "satisfied", "yes", "9"),
+        ("2 2 5", "neutral", "no", "5"),
+        ("3 1 0", "unsatisfied", "yes", "0"),
+    ] {
+        let report = run_with("survey", input, &survey_api(201));
+        ended_by_hangup_action(&report);
+        assert_eq!(
+            heard(&report),
+            [
+                "Thank you for taking our short survey. Please answer with your phone keys.",
+                SATISFACTION,
+                RECOMMEND,
+                SCORE,
+                SAVED,
+                GOODBYE
+            ],
+            "{input}"
+        );
+        assert_eq!(
+            posted_answers(&report),
+            serde_json::json!({
+                "satisfaction": satisfaction,
+                "recommend": recommend,
+                "score": score
+            })
+        );
+        assert_eq!(variable(&report, "satisfaction"), &input[..1]);
+        assert_eq!(variable(&report, "__apiResponseStatusCode"), "201");
+        assert!(report.notes.is_empty(), "{:?}", report.notes);
+    }
+}
+
+#[test]
+fn survey_retries_invalid_and_missing_answers() {
+    // 5 is no answer to the first question, 3 none to the second, * none to the third.
+    let report = run_with("survey", "5 2 3 1 * 8", &survey_api(200));
+    assert_eq!(
+        heard(&report)[1..],
+        [
+            SATISFACTION,
+            "Sorry, please answer with 1, 2 or 3.",
+            SATISFACTION,
+            RECOMMEND,
+            "Sorry, please answer with 1 or 2.",
+            RECOMMEND,
+            SCORE,
+            "Sorry, please press a key from 0 to 9.",
+            SCORE,
+            SAVED,
+            GOODBYE
+        ]
+    );
+    assert_eq!(
+        posted_answers(&report),
+        serde_json::json!({ "satisfaction": "neutral", "recommend": "yes", "score": "8" })
+    );
+    // Nobody answers: each question is asked 3 times, then the survey goes on without it.
+    let silent = run_with("survey", "", &survey_api(200));
+    ended_by_hangup_action(&silent);
+    let heard_silent = heard(&silent);
+    for question in [SATISFACTION, RECOMMEND, SCORE] {
+        assert_eq!(
+            heard_silent.iter().filter(|text| *text == question).count(),
+            3
+        );
+    }
+    assert_eq!(
+        posted_answers(&silent),
+        serde_json::json!({ "satisfaction": "", "recommend": "", "score": "" })
+    );
+    assert_eq!(silent.notes.len(), 3, "{:?}", silent.notes);
+    assert!(
+        silent
+            .notes
+            .iter()
+            .all(|note| note.contains("goToLimit 2 reached"))
+    );
+    assert_eq!(heard_silent[heard_silent.len() - 2..], [SAVED, GOODBYE]);
+}
+
+#[test]
+fn survey_api_failures_are_told_to_the_caller() {
+    let refused = run_with("survey", "1 1 9", &survey_api(500));
+    ended_by_hangup_action(&refused);
+    assert_eq!(variable(&refused, "__apiResponseStatusCode"), "500");
+    assert_eq!(heard(&refused)[4..], [NOT_SAVED, GOODBYE]);
+    let down = run("survey", "1 1 9");
+    ended_by_hangup_action(&down);
+    assert_eq!(variable(&down, "__apiResponseStatusCode"), "");
+    assert_eq!(heard(&down)[4..], [NOT_SAVED, GOODBYE]);
+    assert!(
+        down.notes
+            .iter()
+            .any(|note| note.contains("request failed"))
+    );
+}
+
+#[test]
+fn closed_says_so_and_hangs_up() {
+    for input in ["", "1"] {
+        let report = run("closed", input);
+        ended_by_hangup_action(&report);
+        assert_eq!(heard(&report), [CLOSED, GOODBYE], "{input:?}");
+    }
+}
+
+#[test]
+fn record_voicemail_then_play_it_back() {
+    let until_limit = run("record", "");
+    ended_by_hangup_action(&until_limit);
+    for expected in [
+        "00:02.000 record (at most 20s)",
+        "00:05.000 recording finished voicemail-call-1 (3000 ms)",
+        "00:07.000 play recording voicemail-call-1",
+    ] {
+        assert!(
+            until_limit
+                .trace
+                .iter()
+                .any(|line| line.to_string() == expected),
+            "{expected}"
+        );
+    }
+    assert_eq!(
+        heard(&until_limit),
+        [
+            "Please leave a message after the beep. Press hash when you are done.",
+            "You said:",
+            "recording voicemail-call-1",
+            GOODBYE
+        ]
+    );
+    // `#` (the escape digit) ends the recording; other keys do not.
+    let hash = run("record", "wait:2500ms 5 wait:500ms #");
+    assert!(has_line(
+        &hash,
+        "recording finished voicemail-call-1 (1000 ms)"
+    ));
+    assert_eq!(
+        heard(&hash)[1..],
+        ["You said:", "recording voicemail-call-1", GOODBYE]
+    );
+    // Hanging up while recording: nothing is played back.
+    let gone = run("record", "wait:3s hangup");
+    assert!(gone.ended_normally);
+    assert_eq!(gone.finish_reason, Some(FinishReason::CallerHungUp));
+    assert!(!has_line(&gone, "play recording"));
 }

@@ -87,7 +87,7 @@ fn durations_of_the_emulated_engine() {
     for expected in [
         "00:00.000 record (at most 10s)",
         "00:01.000 key #",
-        "00:01.000 recording finished recording-1 (3000 ms)",
+        "00:01.000 recording finished recording-1 (1000 ms)",
         "00:01.000 dial 1",
         "00:08.000 dial finished NO_ANSWER (480)",
         "00:09.000 machine detected: true",

@@ -47,8 +47,7 @@ pub(super) fn evaluate(
         } => {
             // Short-circuit: the right side is not evaluated (and cannot fail) when the
             // left side already decides.
-            let result =
-                is_truthy(&evaluate(left)?) && is_truthy(&evaluate(right)?);
+            let result = is_truthy(&evaluate(left)?) && is_truthy(&evaluate(right)?);
             Ok(boolean_text(result))
         }
         Expression::Binary {
@@ -56,8 +55,7 @@ pub(super) fn evaluate(
             left,
             right,
         } => {
-            let result =
-                is_truthy(&evaluate(left)?) || is_truthy(&evaluate(right)?);
+            let result = is_truthy(&evaluate(left)?) || is_truthy(&evaluate(right)?);
             Ok(boolean_text(result))
         }
         Expression::Binary {
@@ -248,13 +246,18 @@ mod tests {
             ("isOpen('office')", "true"),
             ("isOpen('support')", "false"),
             ("!isOpen('support') && choice == 1", "true"),
-            ("isOpen(name == 'Ada' ? 'office' : 'x') ? 'open' : 'closed'", "open"),
+            (
+                "isOpen(name == 'Ada' ? 'office' : 'x') ? 'open' : 'closed'",
+                "open",
+            ),
             ("isOpen('office') + '!'", "true!"),
         ];
         for (text, expected) in cases {
             let expression = Expression::parse(text, 0).expect(text);
             assert_eq!(
-                expression.evaluate_with(&variables(), &mut schedules).as_deref(),
+                expression
+                    .evaluate_with(&variables(), &mut schedules)
+                    .as_deref(),
                 Ok(expected),
                 "{text}"
             );
@@ -267,7 +270,9 @@ mod tests {
         schedules.asked.clear();
         let expression = Expression::parse("flag && isOpen('office')", 0).expect("valid");
         assert_eq!(
-            expression.evaluate_with(&variables(), &mut schedules).as_deref(),
+            expression
+                .evaluate_with(&variables(), &mut schedules)
+                .as_deref(),
             Ok("false")
         );
         assert!(schedules.asked.is_empty());

@@ -396,12 +396,12 @@ mod tests {
                 "unknown function `now` (the functions are: `isOpen`)",
             ),
             ("1 + isOpen()", 5, "`isOpen` takes 1 argument, found 0"),
+            ("isOpen('a', 'b')", 1, "`isOpen` takes 1 argument, found 2"),
             (
-                "isOpen('a', 'b')",
-                1,
-                "`isOpen` takes 1 argument, found 2",
+                "isOpen('a' 'b')",
+                12,
+                "expected `,` or `)`, found string \"b\"",
             ),
-            ("isOpen('a' 'b')", 12, "expected `,` or `)`, found string \"b\""),
             ("isOpen(", 8, "expected a value, found end of expression"),
             ("isOpen('a',)", 12, "expected a value, found `)`"),
         ];

@@ -21,10 +21,9 @@ pub use ivr::{IVR_FETCH_TIMEOUT, MAXIMUM_FETCHED_SCRIPTS};
 pub use protocol::{Command, DialStatus, Event, FinishReason, WaitingFor};
 pub use schedules::ScheduleOracle;
 
-use crate::expression::{Functions, Template, is_truthy};
+use crate::expression::{Template, is_truthy};
 use crate::program::{ActionIndex, ActionKind, BlockIndex, Program, ReportPolicy};
 use input::Collecting;
-use schedules::RunFunctions;
 
 /// At most this many steps (an action executed, or a block left) per `new`/`handle_*`
 /// call; a scenario that goes further without waiting for anything is stuck in a loop and
@@ -588,31 +587,6 @@ impl Run {
         }
     }
 
-    /// Runs `evaluate` with the variables and the run's [`Functions`] (at the current
-    /// virtual time); what the functions note is noted under `path`.
-    fn with_functions<T>(
-        &mut self,
-        path: &str,
-        evaluate: impl FnOnce(&BTreeMap<String, String>, &mut dyn Functions) -> T,
-    ) -> T {
-        let mut functions = RunFunctions {
-            oracle: self.options.schedules.as_deref(),
-            unix_time_ms: self.unix_time_ms(self.clock),
-            tracing: self.options.trace,
-            notes: Vec::new(),
-            trace: Vec::new(),
-        };
-        let result = evaluate(&self.variables, &mut functions);
-        let RunFunctions { notes, trace, .. } = functions;
-        for line in trace {
-            self.trace(|| format!("{path} {line}"));
-        }
-        for note in notes {
-            self.note(format!("{path}: {note}"));
-        }
-        result
-    }
-
     /// Renders a template; a failure is noted and yields `None`.
     fn render(&mut self, path: &str, template: &Template) -> Option<String> {
         let rendered = self.with_functions(path, |variables, functions| {
@@ -639,15 +613,6 @@ impl Run {
     /// Virtual time since the run started.
     fn elapsed(&self, now: Instant) -> Duration {
         now.saturating_duration_since(self.start)
-    }
-
-    /// Wall-clock time at `now` in milliseconds since the Unix epoch, when the run has a
-    /// wall-clock base.
-    fn unix_time_ms(&self, now: Instant) -> Option<u64> {
-        self.options.unix_time_ms_at_start.map(|base| {
-            let elapsed = u64::try_from(self.elapsed(now).as_millis()).unwrap_or(u64::MAX);
-            base.saturating_add(elapsed)
-        })
     }
 }
 

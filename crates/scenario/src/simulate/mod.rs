@@ -46,9 +46,7 @@ pub use input::{
 pub use trace::TraceLine;
 
 use crate::program::Program;
-use crate::run::{
-    DialStatus, Event, FinishReason, Run, RunOptions, ScheduleOracle, WaitingFor,
-};
+use crate::run::{DialStatus, Event, FinishReason, Run, RunOptions, ScheduleOracle, WaitingFor};
 
 /// How the simulated engine behaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -234,6 +232,12 @@ impl Simulator<'_> {
                     .as_ref()
                     .is_some_and(|pending| pending.escape_digits.contains(*key));
                 if ends_recording && let Some(pending) = self.pending.as_mut() {
+                    // The recording ends now: shorter than planned by the time cut off.
+                    if let Event::RecordingFinished { duration_ms, .. } = &mut pending.event {
+                        let cut = pending.at.saturating_duration_since(self.now);
+                        let cut_ms = u64::try_from(cut.as_millis()).unwrap_or(u64::MAX);
+                        *duration_ms = duration_ms.saturating_sub(cut_ms);
+                    }
                     pending.at = self.now;
                 }
                 self.feed(Event::Digit(*key));
