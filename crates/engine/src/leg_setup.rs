@@ -218,6 +218,7 @@ pub(crate) async fn handle_inbound(engine: Arc<Engine>, call: InboundCall) {
             std::time::Instant::now(),
             RunOptions {
                 unix_time_ms_at_start,
+                schedules: Some(engine.schedules.clone()),
                 ..RunOptions::default()
             },
         );

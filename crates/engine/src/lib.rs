@@ -27,6 +27,7 @@ pub mod prompts;
 pub mod recordings;
 pub mod routing;
 pub mod schedule;
+pub mod schedule_book;
 mod tap_listeners;
 
 use std::net::IpAddr;
@@ -43,6 +44,7 @@ pub use ports::PortAllocator;
 pub use prompts::{EspeakTts, PromptStore};
 pub use routing::{BusinessHours, NumberRoute, Router};
 pub use schedule::{Schedule, ScheduleError};
+pub use schedule_book::ScheduleBook;
 
 /// Limits and timeouts of the engine.
 #[derive(Debug, Clone)]
@@ -67,6 +69,7 @@ pub struct EngineParts {
     pub call_log: CallLog,
     pub recordings: Arc<recordings::RecordingStore>,
     pub http: http_client::HttpClient,
+    pub schedules: Arc<ScheduleBook>,
 }
 
 /// The shared state every leg reads.
@@ -79,6 +82,7 @@ pub struct Engine {
     pub call_log: CallLog,
     pub recordings: Arc<recordings::RecordingStore>,
     pub http: http_client::HttpClient,
+    pub schedules: Arc<ScheduleBook>,
     calls: Arc<Semaphore>,
 }
 
@@ -92,6 +96,7 @@ impl Engine {
             call_log,
             recordings,
             http,
+            schedules,
         } = parts;
         let calls = Arc::new(Semaphore::new(config.max_calls));
         Self {
@@ -102,6 +107,7 @@ impl Engine {
             call_log,
             recordings,
             http,
+            schedules,
             calls,
         }
     }

@@ -47,8 +47,13 @@ pub struct ScheduleEntry {
     pub timezone: String,
     #[serde(default)]
     pub open: Vec<String>,
+    /// Holidays: `YYYY-MM-DD` or `FIRST..LAST`.
     #[serde(default)]
     pub closed_dates: Vec<String>,
+    /// Exceptional openings: `"2026-12-27 10:00-14:00"` (a date or range, then hours); they win over
+    /// closed dates and weekly hours.
+    #[serde(default)]
+    pub open_dates: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -333,8 +338,13 @@ pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
         return Err(value_error("calls.max_calls", "must be at least 1".into()));
     }
     for (name, schedule) in &config.schedules {
-        ivory_engine::Schedule::parse(&schedule.timezone, &schedule.open, &schedule.closed_dates)
-            .map_err(|e| value_error(&format!("schedules.{name}"), e.to_string()))?;
+        ivory_engine::Schedule::parse_with_exceptions(
+            &schedule.timezone,
+            &schedule.open,
+            &schedule.closed_dates,
+            &schedule.open_dates,
+        )
+        .map_err(|e| value_error(&format!("schedules.{name}"), e.to_string()))?;
     }
     for (index, number) in config.numbers.iter().enumerate() {
         if number.number.is_empty() {

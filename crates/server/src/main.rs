@@ -39,7 +39,7 @@ enum CommandLine {
     Check { files: Vec<PathBuf> },
     /// Print the DTMF digits the in-band detector hears in an audio file (WAV or MP3).
     Dtmf { file: PathBuf },
-        /// Say whether an answering machine or a person answered in a recording of a call's answer
+    /// Say whether an answering machine or a person answered in a recording of a call's answer
     /// (WAV or MP3): prints `machine` or `human`, the reason and when it was decided.
     Amd { file: PathBuf },
     /// Run a scenario without a phone, in virtual time; print the trace and the final variables.
@@ -54,6 +54,12 @@ enum CommandLine {
         /// An initial variable NAME=VALUE (repeatable), e.g. a launch parameter.
         #[arg(long = "var")]
         variables: Vec<String>,
+        /// A schedule that `isOpen('NAME')` finds open (repeatable).
+        #[arg(long = "open")]
+        open: Vec<String>,
+        /// A schedule that `isOpen('NAME')` finds closed (repeatable).
+        #[arg(long = "closed")]
+        closed: Vec<String>,
     },
     /// Print a scenario as a flow graph.
     Graph {
@@ -68,14 +74,23 @@ fn main() -> ExitCode {
     match cli.command {
         CommandLine::Serve { config } => serve::main(config),
         CommandLine::Check { files } => check::main(&files),
-                CommandLine::Dtmf { file } => dtmf(&file),
+        CommandLine::Dtmf { file } => dtmf(&file),
         CommandLine::Amd { file } => amd(&file),
         CommandLine::Simulate {
             scenario,
             input,
             http,
             variables,
-        } => tools_cli::simulate(&scenario, &input, &http, &variables),
+            open,
+            closed,
+        } => {
+            let schedules = open
+                .into_iter()
+                .map(|name| (name, true))
+                .chain(closed.into_iter().map(|name| (name, false)))
+                .collect();
+            tools_cli::simulate(&scenario, &input, &http, &variables, schedules)
+        }
         CommandLine::Graph { scenario, format } => tools_cli::graph(&scenario, &format),
     }
 }
@@ -128,7 +143,10 @@ fn amd(file: &std::path::Path) -> ExitCode {
             let greeting = greeting_end
                 .map(|end| format!(" greeting-end={}ms", end.at_sample / 8))
                 .unwrap_or_default();
-            println!("{kind} reason={:?} decided={at_ms}ms{greeting}", verdict.reason);
+            println!(
+                "{kind} reason={:?} decided={at_ms}ms{greeting}",
+                verdict.reason
+            );
             ExitCode::SUCCESS
         }
         None => {

@@ -1,26 +1,48 @@
 //! Building the routing table from `[[numbers]]` and `[schedules.*]`: every scenario file is read and
-//! compiled at start; all problems of all files are reported at once.
+//! compiled at start (with the schedule names, so `isOpen('name')` is checked); all problems of all
+//! files are reported at once.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
-use ivory_engine::{BusinessHours, NumberRoute, Schedule};
-use ivory_scenario::Program;
+use ivory_engine::{BusinessHours, NumberRoute, Schedule, ScheduleBook};
+use ivory_scenario::{CompileOptions, Program};
 
 use crate::config::Config;
 
 /// The routes and what start-up must check for them.
 pub struct LoadedRoutes {
     pub routes: Vec<NumberRoute>,
+    pub schedules: ScheduleBook,
     /// Some scenario uses `say`, so text-to-speech must work.
     pub uses_say: bool,
 }
 
 pub fn load(config: &Config) -> Result<LoadedRoutes> {
-    let mut loader = Loader::default();
+    let mut problems = Vec::new();
+    let mut schedules = BTreeMap::new();
+    for (name, s) in &config.schedules {
+        match Schedule::parse_with_exceptions(&s.timezone, &s.open, &s.closed_dates, &s.open_dates)
+        {
+            Ok(schedule) => {
+                schedules.insert(name.clone(), Arc::new(schedule));
+            }
+            Err(error) => problems.push(format!("schedules.{name}: {error}")),
+        }
+    }
+    let schedules = ScheduleBook::new(schedules);
+    let mut loader = Loader {
+        options: CompileOptions {
+            schedules: Some(schedules.names()),
+            ..CompileOptions::default()
+        },
+        compiled: HashMap::new(),
+        problems,
+        uses_say: false,
+    };
     let mut routes = Vec::new();
     for (index, entry) in config.numbers.iter().enumerate() {
         let scenario = loader.scenario(&entry.scenario, &format!("numbers[{index}].scenario"));
@@ -28,28 +50,22 @@ pub fn load(config: &Config) -> Result<LoadedRoutes> {
             .closed
             .as_ref()
             .and_then(|path| loader.scenario(path, &format!("numbers[{index}].closed")));
-        let hours = match &entry.schedule {
-            Some(name) => match config.schedules.get(name) {
-                Some(s) => match Schedule::parse(&s.timezone, &s.open, &s.closed_dates) {
-                    Ok(schedule) => Some(BusinessHours {
-                        schedule_name: name.clone(),
-                        schedule: Arc::new(schedule),
-                        closed,
-                    }),
-                    Err(error) => {
-                        loader.problems.push(format!("schedules.{name}: {error}"));
-                        None
-                    }
-                },
+        let hours = entry
+            .schedule
+            .as_ref()
+            .and_then(|name| match schedules.get(name) {
+                Some(schedule) => Some(BusinessHours {
+                    schedule_name: name.clone(),
+                    schedule: schedule.clone(),
+                    closed,
+                }),
                 None => {
                     loader
                         .problems
                         .push(format!("numbers[{index}].schedule: no [schedules.{name}]"));
                     None
                 }
-            },
-            None => None,
-        };
+            });
         if let Some((scenario_name, program)) = scenario {
             routes.push(NumberRoute {
                 pattern: entry.number.clone(),
@@ -62,16 +78,17 @@ pub fn load(config: &Config) -> Result<LoadedRoutes> {
         }
     }
     if !loader.problems.is_empty() {
-        anyhow::bail!("invalid scenarios:\n  {}", loader.problems.join("\n  "));
+        anyhow::bail!("invalid configuration:\n  {}", loader.problems.join("\n  "));
     }
     Ok(LoadedRoutes {
         routes,
+        schedules,
         uses_say: loader.uses_say,
     })
 }
 
-#[derive(Default)]
 struct Loader {
+    options: CompileOptions,
     compiled: HashMap<std::path::PathBuf, (String, Arc<Program>)>,
     problems: Vec<String>,
     uses_say: bool,
@@ -91,7 +108,7 @@ impl Loader {
                 return None;
             }
         };
-        match ivory_scenario::compile(&text) {
+        match ivory_scenario::compile_with(&text, &self.options) {
             Ok(program) => {
                 self.uses_say |= program.uses_say();
                 let name = path

@@ -70,6 +70,7 @@ fn init_tracing(config: &Config) {
 async fn serve(config: Config) -> Result<()> {
     let routes = crate::routes::load(&config)?;
     let uses_say = routes.uses_say;
+    let schedules = Arc::new(routes.schedules);
     let router = Router::new(routes.routes);
 
     let tts =
@@ -122,6 +123,7 @@ async fn serve(config: Config) -> Result<()> {
         call_log,
         recordings,
         http: http_client,
+        schedules,
     }));
 
     let listeners = config

@@ -13,6 +13,7 @@ pub fn simulate(
     input: &str,
     http_specs: &[String],
     variables: &[String],
+    open_schedules: BTreeMap<String, bool>,
 ) -> ExitCode {
     let program = match load(scenario) {
         Ok(program) => program,
@@ -57,7 +58,10 @@ pub fn simulate(
         };
         initial.insert(name.to_string(), value.to_string());
     }
-    let options = SimulationOptions::new(std::time::Instant::now());
+    let mut options = SimulationOptions::new(std::time::Instant::now());
+    // isOpen('name') needs a wall clock; the schedules' answers come from --open/--closed.
+    options.unix_time_ms_at_start = u64::try_from(unix_now_ms()).ok();
+    options.open_schedules = open_schedules;
     let report = ivory_scenario::simulate(program, &inputs, &http, initial, &options);
     for line in &report.trace {
         println!("{line}");
@@ -124,4 +128,11 @@ fn load(scenario: &Path) -> Result<Arc<ivory_scenario::Program>, ExitCode> {
             }
             ExitCode::from(2)
         })
+}
+
+fn unix_now_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
 }
