@@ -295,3 +295,46 @@ async fn hanging_up_mid_record_keeps_and_lists_the_recording() {
         .expect("the recordings index");
     assert!(index.contains("\"identifier\":\"cut-short\""), "{index}");
 }
+
+/// The Infobip-style example on a live call: text-to-speech prompts (espeak-ng), a key pressed
+/// during the menu (barge-in), `mappedValues`, and a `dial` that this version cannot place yet, so
+/// the scenario takes its failure branch and the call log says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn infobip_example_runs_with_speech_and_a_failed_dial() {
+    if !crate::support::peer_available("espeak-ng") {
+        return;
+    }
+    let scenario = crate::support::repository_root().join("config/scenarios/infobip-menu.json");
+    let server = server_with("infobip-example", scenario).await;
+    let mut ua = TestUa::connect(Transport::Udp, server.sip_udp).await;
+    let peer = RtpPeer::bind().await;
+    let call = call_2000(&server, &mut ua, &peer).await;
+    // "Welcome to Example Bank." takes under 2 s; press 0 (agent) during the menu that follows.
+    sleep(Duration::from_millis(3500)).await;
+    peer.press('0', EventOptions::default());
+    peer.flush().await;
+    assert!(
+        ua.wait_for_bye(&call, CALL_TIMEOUT).await.is_some(),
+        "{}",
+        server.stderr_tail()
+    );
+    let logged = server.single_call(SHORT_TIMEOUT).await;
+    assert_eq!(field(&logged, "variables.choice"), "0", "{logged:#}");
+    assert_eq!(
+        field(&logged, "variables.choice_Meaning"),
+        "agent",
+        "{logged:#}"
+    );
+    assert_eq!(
+        field(&logged, "variables.dialStatus"),
+        "FAILED",
+        "{logged:#}"
+    );
+    let notes = field(&logged, "notes").to_string();
+    assert!(notes.contains("dialling out is not available"), "{notes}");
+    assert!(
+        peer.stats().packets > 300,
+        "speech prompts were sent: {:?}",
+        peer.stats()
+    );
+}
