@@ -30,6 +30,7 @@ async fn server_with(label: &str, scenario: PathBuf) -> Server {
                 scenario,
                 answer_after_ms: 0,
             }],
+            max_calls: None,
         },
     )
     .await
@@ -337,4 +338,45 @@ async fn infobip_example_runs_with_speech_and_a_failed_dial() {
         "speech prompts were sent: {:?}",
         peer.stats()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_over_max_calls_get_503_and_a_log_line() {
+    let scenario = scenario_file(
+        "max-calls",
+        r#"{"name":"hold","script":[{"pause":5},{"pause":5},"hangup"]}"#,
+    );
+    let server = Server::start_with(
+        "max-calls",
+        ServerOptions {
+            numbers: vec![NumberEntry {
+                number: "2000".into(),
+                scenario,
+                answer_after_ms: 0,
+            }],
+            max_calls: Some(1),
+        },
+    )
+    .await;
+    let mut first_ua = TestUa::connect(Transport::Udp, server.sip_udp).await;
+    let peer = RtpPeer::bind().await;
+    let mut first = call_2000(&server, &mut first_ua, &peer).await;
+    let mut second_ua = TestUa::connect(Transport::Udp, server.sip_udp).await;
+    let second_peer = RtpPeer::bind().await;
+    let refused = second_ua
+        .call(
+            "2000",
+            &Offer::new(second_peer.port()).render(),
+            SHORT_TIMEOUT,
+        )
+        .await
+        .expect_err("the second call is over max_calls");
+    assert_eq!(refused.status(), Some(503));
+    first_ua.bye(&mut first, SHORT_TIMEOUT).await;
+    let calls = server.wait_for_calls(2, SHORT_TIMEOUT).await;
+    let refused_line = calls
+        .iter()
+        .find(|c| field(c, "status") == 503)
+        .unwrap_or_else(|| panic!("no 503 line: {calls:#?}"));
+    assert_eq!(field(refused_line, "hangupReason"), "max-calls");
 }

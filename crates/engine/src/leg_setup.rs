@@ -232,6 +232,16 @@ pub(crate) async fn handle_inbound(engine: Arc<Engine>, call: InboundCall) {
     .await
 }
 
+/// Refuses a call before any routing (the engine is at `max_calls`), with its call-log line.
+pub(crate) fn refuse(engine: &Engine, call: &InboundCall, status: u16, reason: &str) {
+    if let Err(error) = call.reject(status) {
+        warn!(%error, status, "cannot send the rejection");
+    }
+    let record =
+        RecordBuilder::new(call.info()).finish_unanswered(status, HangupBy::System, reason);
+    engine.call_log.append(record);
+}
+
 /// Rings for `duration`; `Some(reason)` when the caller gave up (CANCEL) or the dialog ended.
 async fn ring_for(call: &mut InboundCall, duration: std::time::Duration) -> Option<String> {
     let until = Instant::now() + duration;

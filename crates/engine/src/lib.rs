@@ -122,7 +122,7 @@ impl Engine {
         while let Some(call) = incoming.recv().await {
             let Ok(permit) = self.calls.clone().try_acquire_owned() else {
                 warn!(call_id = %call.info().call_id, "at max_calls: 503");
-                call.reject(503).ok();
+                leg_setup::refuse(&self, &call, 503, "max-calls");
                 continue;
             };
             let engine = self.clone();

@@ -136,8 +136,9 @@ async fn serve(config: Config) -> Result<()> {
         listeners,
         public_address: config.sip.public_address,
         user_agent: config.sip.user_agent.clone(),
-        loopback_only: config.sip.loopback_only,
+                loopback_only: config.sip.loopback_only,
         pending_calls: 256,
+        ..ivory_sip::SipConfig::default()
     })
     .await?;
     let (http_address, http_server) = crate::http::bind(config.http.listen, engine.clone())

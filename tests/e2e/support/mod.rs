@@ -148,6 +148,8 @@ pub struct NumberEntry {
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
     pub numbers: Vec<NumberEntry>,
+    /// `calls.max_calls`, when set.
+    pub max_calls: Option<usize>,
 }
 
 impl Default for ServerOptions {
@@ -159,6 +161,7 @@ impl Default for ServerOptions {
                 scenario: demo_scenario(),
                 answer_after_ms: 0,
             }],
+            max_calls: None,
         }
     }
 }
@@ -367,6 +370,8 @@ url = "sqlite://ivory.db"
 
 [calls]
 log = "calls.jsonl"
+max_calls = {max_calls}
+
 
 [media]
 sounds_dir = {sounds:?}
@@ -375,7 +380,9 @@ sounds_dir = {sounds:?}
 provider = "espeak-ng"
 cache_dir = "tts-cache"
 "#,
-        rtp_range.0, rtp_range.1
+        rtp_range.0,
+        rtp_range.1,
+        max_calls = options.max_calls.unwrap_or(2000)
     );
     for number in &options.numbers {
         text.push_str(&format!(
