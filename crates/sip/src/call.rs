@@ -63,16 +63,8 @@ pub(crate) fn call_info(
         .map_err(|e| format!("To: {e}"))?
         .uri()
         .map_err(|e| format!("To URI: {e}"))?;
-    let transport = match tx.connection.as_ref().map(|c| c.transport()) {
-        Some(rsipstack::sip::Transport::Udp) | None => TransportKind::Udp,
-        Some(_) => TransportKind::Tcp,
-    };
-    let remote = tx
-        .connection
-        .as_ref()
-        .and_then(|c| c.get_remote_addr())
-        .and_then(|addr| addr.get_socketaddr().ok())
-        .ok_or_else(|| "no source address".to_string())?;
+    let (remote, transport) =
+        transaction_source(tx).ok_or_else(|| "no source address".to_string())?;
     let local = tx
         .connection
         .as_ref()
@@ -108,6 +100,20 @@ pub(crate) fn call_info(
         local_ip,
         local_port,
     })
+}
+
+/// Where a request came from, and over which transport.
+pub(crate) fn transaction_source(tx: &Transaction) -> Option<(SocketAddr, TransportKind)> {
+    let transport = match tx.connection.as_ref().map(|c| c.transport()) {
+        Some(rsipstack::sip::Transport::Udp) | None => TransportKind::Udp,
+        Some(_) => TransportKind::Tcp,
+    };
+    let remote = tx
+        .connection
+        .as_ref()
+        .and_then(|c| c.get_remote_addr())
+        .and_then(|addr| addr.get_socketaddr().ok())?;
+    Some((remote, transport))
 }
 
 pub(crate) fn contact_uri(info: &CallInfo) -> Uri {
@@ -277,42 +283,20 @@ impl StateTranslator {
     }
 
     async fn translate(&mut self, state: DialogState) -> Option<CallEvent> {
+        let state = match answer_request(state).await {
+            RequestState::Answered(None) => return None,
+            RequestState::Answered(Some(InDialog::Offer { sdp, responder })) => {
+                return Some(CallEvent::Offer { sdp, responder });
+            }
+            RequestState::Answered(Some(InDialog::Digit(digit))) => {
+                return Some(CallEvent::InfoDigit(digit));
+            }
+            RequestState::NotARequest(state) => state,
+        };
         match state {
             DialogState::Confirmed(..) if !self.confirmed => {
                 self.confirmed = true;
                 Some(CallEvent::Confirmed)
-            }
-            DialogState::Updated(_, request, handle) => match request.method {
-                Method::Invite | Method::Update => Some(CallEvent::Offer {
-                    sdp: request.body,
-                    responder: OfferResponder { handle },
-                }),
-                _ => {
-                    handle.reply(StatusCode::OK).await.ok();
-                    None
-                }
-            },
-            DialogState::Info(_, request, handle) => {
-                let content_type = request.header_value("Content-Type").unwrap_or_default();
-                let digit = parse_info_digit(&content_type, &request.body);
-                let status = if digit.is_some() || request.body.is_empty() {
-                    StatusCode::OK
-                } else {
-                    StatusCode::UnsupportedMediaType
-                };
-                handle.reply(status).await.ok();
-                digit.map(CallEvent::InfoDigit)
-            }
-            DialogState::Options(_, _, handle) => {
-                handle.reply(StatusCode::OK).await.ok();
-                None
-            }
-            DialogState::Refer(_, _, handle)
-            | DialogState::Notify(_, _, handle)
-            | DialogState::Message(_, _, handle)
-            | DialogState::Publish(_, _, handle) => {
-                handle.reply(StatusCode::MethodNotAllowed).await.ok();
-                None
             }
             DialogState::Terminated(id, reason) => {
                 self.dialog_layer.remove_dialog(&id);
@@ -336,6 +320,67 @@ impl StateTranslator {
             }
         }
     }
+}
+
+/// What an in-dialog request brings to the call's owner.
+pub(crate) enum InDialog {
+    /// A re-INVITE or UPDATE with an offer, to answer through the responder.
+    Offer {
+        sdp: Vec<u8>,
+        responder: OfferResponder,
+    },
+    /// A digit from an INFO (already answered 200).
+    Digit(char),
+}
+
+/// The outcome of [`answer_request`].
+pub(crate) enum RequestState {
+    /// An in-dialog request: answered here, or handed over as an [`InDialog`].
+    Answered(Option<InDialog>),
+    /// A lifecycle state, for the caller to translate.
+    NotARequest(DialogState),
+}
+
+/// The in-dialog request policy shared by inbound and outbound calls: re-INVITE/UPDATE go to the
+/// owner, INFO digits are answered 200 (415 for a body that is not a digit), OPTIONS 200, and
+/// REFER/NOTIFY/MESSAGE/PUBLISH 405.
+pub(crate) async fn answer_request(state: DialogState) -> RequestState {
+    let outcome = match state {
+        DialogState::Updated(_, request, handle) => match request.method {
+            Method::Invite | Method::Update => Some(InDialog::Offer {
+                sdp: request.body,
+                responder: OfferResponder { handle },
+            }),
+            _ => {
+                handle.reply(StatusCode::OK).await.ok();
+                None
+            }
+        },
+        DialogState::Info(_, request, handle) => {
+            let content_type = request.header_value("Content-Type").unwrap_or_default();
+            let digit = parse_info_digit(&content_type, &request.body);
+            let status = if digit.is_some() || request.body.is_empty() {
+                StatusCode::OK
+            } else {
+                StatusCode::UnsupportedMediaType
+            };
+            handle.reply(status).await.ok();
+            digit.map(InDialog::Digit)
+        }
+        DialogState::Options(_, _, handle) => {
+            handle.reply(StatusCode::OK).await.ok();
+            None
+        }
+        DialogState::Refer(_, _, handle)
+        | DialogState::Notify(_, _, handle)
+        | DialogState::Message(_, _, handle)
+        | DialogState::Publish(_, _, handle) => {
+            handle.reply(StatusCode::MethodNotAllowed).await.ok();
+            None
+        }
+        other => return RequestState::NotARequest(other),
+    };
+    RequestState::Answered(outcome)
 }
 
 impl Drop for InboundCall {

@@ -1,26 +1,26 @@
-//! Binding the listeners and dispatching what arrives: new INVITEs become [`InboundCall`]s,
-//! in-dialog requests go to their dialog, out-of-dialog requests get ivory's policy answer.
+//! Binding the listeners and starting the SIP layer: rsipstack's endpoint, the dispatcher
+//! (`dispatcher.rs`), the registrar, the trunk registrations, and the [`Dialer`] for calls out.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use rsipstack::EndpointBuilder;
 use rsipstack::dialog::dialog_layer::DialogLayer;
-use rsipstack::sip::prelude::HeadersExt;
-use rsipstack::sip::{Header, Method, StatusCode};
-use rsipstack::transaction::TransactionReceiver;
-use rsipstack::transaction::transaction::Transaction;
 use rsipstack::transport::TransportLayer;
 use rsipstack::transport::tcp_listener::TcpListenerConnection;
 use rsipstack::transport::udp::UdpConnection;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
 
 use crate::SipError;
-use crate::call::{self, InboundCall};
-use crate::screen::ALLOWED_METHODS;
+use crate::call::InboundCall;
+use crate::dispatcher::Dispatcher;
+use crate::outbound::Dialer;
+use crate::registrar::{Registrar, RegistrarCore, RegistrarPolicy, UserAccount, random_secret};
+use crate::screen::allowed_methods;
 use crate::screening_socket::ScreeningSocket;
+use crate::trunk::{TrunkConfig, TrunkState};
+use crate::trunk_registration::{TrunkStates, spawn_registrations};
 
 /// A SIP transport ivory listens on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +46,10 @@ pub struct Listener {
 }
 
 /// What the SIP layer needs to start.
+///
+/// `users` turns the registrar on (REGISTER is answered, and listed in `Allow`); `trunks` are
+/// the carriers calls go out through, registered with when `register` is set, and whose `allow`
+/// networks restrict inbound INVITEs (see [`crate::trunk`]).
 #[derive(Debug, Clone)]
 pub struct SipConfig {
     pub listeners: Vec<Listener>,
@@ -56,12 +60,48 @@ pub struct SipConfig {
     pub loopback_only: bool,
     /// How many new calls may wait for the engine before INVITEs are answered 503.
     pub pending_calls: usize,
+    /// Softphone accounts that may REGISTER; empty turns the registrar off.
+    pub users: Vec<UserAccount>,
+    /// The digest realm of the registrar's challenges.
+    pub realm: String,
+    /// Carrier trunks.
+    pub trunks: Vec<TrunkConfig>,
+}
+
+impl Default for SipConfig {
+    /// UDP and TCP on 127.0.0.1:5060, no users, no trunks.
+    fn default() -> Self {
+        let address = SocketAddr::from(([127, 0, 0, 1], 5060));
+        Self {
+            listeners: vec![
+                Listener {
+                    transport: TransportKind::Udp,
+                    address,
+                },
+                Listener {
+                    transport: TransportKind::Tcp,
+                    address,
+                },
+            ],
+            public_address: None,
+            user_agent: format!("ivory/{}", env!("CARGO_PKG_VERSION")),
+            loopback_only: false,
+            pending_calls: 256,
+            users: Vec::new(),
+            realm: "ivory".into(),
+            trunks: Vec::new(),
+        }
+    }
 }
 
 /// The running SIP layer. Dropping it does not stop it: call [`SipEndpoint::shutdown`].
 pub struct SipEndpoint {
     cancel: CancellationToken,
     listeners: Vec<Listener>,
+    dialer: Dialer,
+    registrar: Registrar,
+    trunk_states: TrunkStates,
+    dialog_layer: Arc<DialogLayer>,
 }
 
 impl SipEndpoint {
@@ -69,9 +109,17 @@ impl SipEndpoint {
     pub async fn bind(config: SipConfig) -> Result<(Self, mpsc::Receiver<InboundCall>), SipError> {
         let cancel = CancellationToken::new();
         let transport_layer = TransportLayer::new(cancel.child_token());
+        let registrar = Registrar::new(RegistrarCore::new(
+            config.realm.clone(),
+            &config.users,
+            random_secret(),
+            RegistrarPolicy::default(),
+        ));
+        let allow = allowed_methods(registrar.is_enabled());
         let mut bound = Vec::new();
         for listener in &config.listeners {
-            let address = bind_listener(&transport_layer, listener, &config, &cancel).await?;
+            let address =
+                bind_listener(&transport_layer, listener, &config, allow, &cancel).await?;
             bound.push(Listener {
                 transport: listener.transport,
                 address,
@@ -86,23 +134,62 @@ impl SipEndpoint {
         let dialog_layer = Arc::new(DialogLayer::new(endpoint.inner.clone()));
         let (calls_tx, calls_rx) = mpsc::channel(config.pending_calls.max(1));
         let dispatcher = Dispatcher {
-            dialog_layer,
+            dialog_layer: dialog_layer.clone(),
             calls: calls_tx,
             public_address: config.public_address,
             listeners: bound.clone(),
+            registrar: registrar.clone(),
+            trunks: config.trunks.clone(),
+            allow,
         };
+        let endpoint_inner = endpoint.inner.clone();
         tokio::spawn(async move { endpoint.serve().await });
         tokio::spawn(dispatcher.run(incoming));
         for listener in bound.iter().filter(|l| l.transport == TransportKind::Tcp) {
             wait_until_accepting(listener.address).await?;
         }
+        let trunk_states = TrunkStates::new(&config.trunks);
+        spawn_registrations(
+            &endpoint_inner,
+            &config.trunks,
+            &bound,
+            config.public_address,
+            &trunk_states,
+            &cancel,
+        );
+        let dialer = Dialer::new(dialog_layer.clone(), bound.clone(), config.public_address);
         Ok((
             Self {
                 cancel,
                 listeners: bound,
+                dialer,
+                registrar,
+                trunk_states,
+                dialog_layer,
             },
             calls_rx,
         ))
+    }
+
+    /// Places outbound calls; clone it freely.
+    pub fn dialer(&self) -> Dialer {
+        self.dialer.clone()
+    }
+
+    /// The softphone registrar (its bindings); clone it freely.
+    pub fn registrar(&self) -> Registrar {
+        self.registrar.clone()
+    }
+
+    /// Every configured trunk's registration state, in configuration order.
+    pub fn trunk_states(&self) -> Vec<(String, TrunkState)> {
+        self.trunk_states.snapshot()
+    }
+
+    /// How many dialogs (inbound and outbound, early or confirmed) rsipstack holds: returns to
+    /// zero once every call has ended and been dropped.
+    pub fn live_dialogs(&self) -> usize {
+        self.dialog_layer.len()
     }
 
     /// The addresses actually bound (port 0 resolved for UDP).
@@ -120,6 +207,7 @@ async fn bind_listener(
     transport_layer: &TransportLayer,
     listener: &Listener,
     config: &SipConfig,
+    allow: &'static str,
     cancel: &CancellationToken,
 ) -> Result<SocketAddr, SipError> {
     let bind_error = |source| SipError::Bind {
@@ -134,7 +222,8 @@ async fn bind_listener(
             socket.set_nonblocking(true).map_err(bind_error)?;
             let socket = tokio::net::UdpSocket::from_std(socket).map_err(bind_error)?;
             let local = socket.local_addr().map_err(bind_error)?;
-            let screening = ScreeningSocket::new(socket, config.loopback_only);
+            let screening =
+                ScreeningSocket::new(socket, config.loopback_only).with_allowed_methods(allow);
             let connection = UdpConnection::from_socket(
                 Arc::new(screening),
                 external(local.port()),
@@ -182,154 +271,4 @@ async fn wait_until_accepting(address: SocketAddr) -> Result<(), SipError> {
         address,
         source: last_error.unwrap_or_else(|| std::io::Error::other("listener never accepted")),
     })
-}
-
-struct Dispatcher {
-    dialog_layer: Arc<DialogLayer>,
-    calls: mpsc::Sender<InboundCall>,
-    public_address: Option<IpAddr>,
-    listeners: Vec<Listener>,
-}
-
-impl Dispatcher {
-    async fn run(self, mut incoming: TransactionReceiver) {
-        while let Some(tx) = incoming.recv().await {
-            self.dispatch(tx).await;
-        }
-        debug!("SIP dispatcher stopped");
-    }
-
-    async fn dispatch(&self, mut tx: Transaction) {
-        let method = tx.original.method;
-        let in_dialog = has_to_tag(&tx);
-        if in_dialog || method == Method::Ack {
-            match self.dialog_layer.match_dialog(&tx) {
-                Some(mut dialog) => {
-                    tokio::spawn(async move {
-                        if let Err(error) = dialog.handle(&mut tx).await {
-                            debug!(%error, "in-dialog request handling ended with an error");
-                        }
-                    });
-                }
-                None if method == Method::Ack => {}
-                None => reply(&mut tx, StatusCode::CallTransactionDoesNotExist, vec![]).await,
-            }
-            return;
-        }
-        match method {
-            Method::Invite => self.new_call(tx).await,
-            Method::Options => {
-                let headers = vec![
-                    Header::Allow(ALLOWED_METHODS.into()),
-                    Header::Accept("application/sdp".into()),
-                ];
-                reply(&mut tx, StatusCode::OK, headers).await;
-            }
-            Method::Bye | Method::Info | Method::Cancel => {
-                reply(&mut tx, StatusCode::CallTransactionDoesNotExist, vec![]).await;
-            }
-            _ => {
-                let headers = vec![Header::Allow(ALLOWED_METHODS.into())];
-                reply(&mut tx, StatusCode::MethodNotAllowed, headers).await;
-            }
-        }
-    }
-
-    async fn new_call(&self, mut tx: Transaction) {
-        if let Some(refusal) = invite_refusal(&tx.original) {
-            debug!(status = refusal.status, "INVITE refused by policy");
-            let headers = refusal
-                .headers
-                .into_iter()
-                .map(|(name, value)| Header::Other(name.to_string(), value))
-                .collect();
-            reply(&mut tx, StatusCode::from(refusal.status), headers).await;
-            return;
-        }
-        let info = match call::call_info(&tx, self.public_address, &self.listeners) {
-            Ok(info) => info,
-            Err(reason) => {
-                warn!(%reason, "INVITE refused");
-                reply(&mut tx, StatusCode::BadRequest, vec![]).await;
-                return;
-            }
-        };
-        let permit = match self.calls.clone().try_reserve_owned() {
-            Ok(permit) => permit,
-            Err(_) => {
-                warn!(call_id = %info.call_id, "engine saturated: 503");
-                reply(&mut tx, StatusCode::ServiceUnavailable, vec![]).await;
-                return;
-            }
-        };
-        let (state_sender, states) = self.dialog_layer.new_dialog_state_channel();
-        let contact = call::contact_uri(&info);
-        let dialog = match self.dialog_layer.get_or_create_server_invite(
-            &tx,
-            state_sender,
-            None,
-            Some(contact),
-        ) {
-            Ok(dialog) => dialog,
-            Err(error) => {
-                warn!(%error, "cannot create a dialog for an INVITE");
-                reply(&mut tx, StatusCode::ServerInternalError, vec![]).await;
-                return;
-            }
-        };
-        info!(call_id = %info.call_id, to = %info.request_user, from = %info.from_user, "incoming call");
-        let call = InboundCall::new(
-            info,
-            tx.original.body.clone(),
-            dialog.clone(),
-            states,
-            self.dialog_layer.clone(),
-        );
-        permit.send(call);
-        let mut dialog = dialog;
-        tokio::spawn(async move {
-            if let Err(error) = dialog.handle(&mut tx).await {
-                debug!(%error, "INVITE transaction ended with an error");
-            }
-        });
-    }
-}
-
-fn invite_refusal(request: &rsipstack::sip::Request) -> Option<crate::invite_policy::Refusal> {
-    let values = |name: &str| -> Vec<String> {
-        request
-            .headers
-            .iter()
-            .filter(|h| h.name().eq_ignore_ascii_case(name))
-            .map(|h| h.value().to_string())
-            .collect()
-    };
-    let require = values("Require");
-    let accept = values("Accept");
-    let content_type = values("Content-Type");
-    let headers = crate::invite_policy::InviteHeaders {
-        require: require.iter().map(String::as_str).collect(),
-        content_type: content_type.first().map(String::as_str),
-        accept: accept.iter().map(String::as_str).collect(),
-        has_body: !request.body.is_empty(),
-    };
-    crate::invite_policy::check_invite(&headers)
-}
-
-fn has_to_tag(tx: &Transaction) -> bool {
-    tx.original
-        .to_header()
-        .ok()
-        .and_then(|to| to.tag().ok().flatten())
-        .is_some()
-}
-
-async fn reply(tx: &mut Transaction, status: StatusCode, headers: Vec<Header>) {
-    let headers = (!headers.is_empty()).then_some(headers);
-    if let Err(error) = tx
-        .reply_with(status, headers.unwrap_or_default(), None)
-        .await
-    {
-        debug!(%error, "cannot send a reply");
-    }
 }

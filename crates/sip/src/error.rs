@@ -19,6 +19,9 @@ pub enum SipError {
     /// The dialog has ended, so the operation has no call to act on.
     #[error("the call's dialog has ended")]
     DialogGone,
+    /// An outbound call's target (or the From/Contact built for it) is not a valid SIP URI.
+    #[error("cannot call {target:?}: {reason}")]
+    InvalidTarget { target: String, reason: String },
 }
 
 impl From<rsipstack::Error> for SipError {

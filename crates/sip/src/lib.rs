@@ -14,25 +14,45 @@
 //! - [`invite_policy`]: 420 for unknown `Require` tags, 415 for a non-SDP body, 406 for an `Accept`
 //!   without SDP.
 //! - out-of-dialog policy: OPTIONS → 200, BYE/INFO for unknown dialogs → 481, other methods → 405.
+//! - [`outbound`]: calls out ([`Dialer::call`] → [`OutboundCall`] and its [`OutboundEvent`]s), digest
+//!   answers to 401/407 by rsipstack.
+//! - [`registrar`]: softphones REGISTER with digest auth ([`digest`]); [`Registrar::lookup`] finds
+//!   where a user can be reached.
+//! - [`trunk`]: carrier trunks, their registration ([`SipEndpoint::trunk_states`]) and the inbound
+//!   source policy (403 for an INVITE from outside every trunk's `allow` networks, when any trunk
+//!   lists some, unless the source is a registered softphone).
 //!
 //! Run loop: `SipEndpoint::bind` spawns the rsipstack endpoint and one dispatcher task; the caller
 //! receives `InboundCall`s from the returned channel and owns each call from then on (one task per
 //! call, which calls [`InboundCall::next_event`] in its loop). Decisions that need no socket (screening,
 //! SDP, INFO parsing) are plain functions tested without sockets.
 //!
-//! Out of scope here (later issues): outbound calls and trunks, REGISTER/registrar, TLS, RFC 4028
-//! session timers. TCP messages are not screened (rsipstack frames them itself).
+//! Out of scope: TLS (and so `sips:` targets), RFC 4028 session timers, per-trunk codecs,
+//! authenticating INVITEs from softphones (they are admitted by source address, see [`trunk`]).
+//! TCP messages are not screened (rsipstack frames them itself).
 #![forbid(unsafe_code)]
 
 pub mod call;
+pub mod digest;
+mod dispatcher;
 pub mod dtmf_info;
 pub mod endpoint;
 pub mod error;
 pub mod invite_policy;
+pub mod network;
+pub mod outbound;
+mod register_handling;
+pub mod registrar;
 pub mod screen;
 pub mod screening_socket;
 pub mod sdp;
+pub mod trunk;
+mod trunk_registration;
 
 pub use call::{CallEvent, CallInfo, InboundCall, OfferResponder};
 pub use endpoint::{Listener, SipConfig, SipEndpoint, TransportKind};
 pub use error::SipError;
+pub use network::IpNetwork;
+pub use outbound::{Dialer, OutboundCall, OutboundEvent, OutboundRequest};
+pub use registrar::{Binding, Registrar, UserAccount};
+pub use trunk::{SourceVerdict, TrunkConfig, TrunkState, inbound_source_policy};

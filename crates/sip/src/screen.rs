@@ -21,7 +21,7 @@
 //! Content-Type, Request-URI user, Max-Forwards of 0...), transaction matching, and TCP
 //! framing.
 
-mod checks;
+pub(crate) mod checks;
 mod reply;
 mod scan;
 
@@ -30,7 +30,7 @@ use rsipstack::sip::SipMessage;
 use self::reply::{ReplyContent, Routing, build_reply};
 use self::scan::{RawHeader, Scanned, scan};
 
-pub use self::reply::ALLOWED_METHODS;
+pub use self::reply::{ALLOWED_METHODS, ALLOWED_METHODS_WITH_REGISTER, allowed_methods};
 
 /// The verdict on one datagram.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,7 +119,14 @@ impl Defect {
 }
 
 /// Judges one UDP datagram; see the module docs for what each verdict asks of the driver.
+/// A 501 lists [`ALLOWED_METHODS`]; see [`screen_datagram_allowing`].
 pub fn screen_datagram(datagram: &[u8]) -> Screening {
+    screen_datagram_allowing(datagram, ALLOWED_METHODS)
+}
+
+/// [`screen_datagram`] with the `Allow` list a 501 carries (REGISTER is in it when the
+/// registrar is on: see [`allowed_methods`]).
+pub fn screen_datagram_allowing(datagram: &[u8], allow: &str) -> Screening {
     if datagram.iter().all(u8::is_ascii_whitespace) {
         return Screening::Drop(DropReason::KeepAlive);
     }
@@ -139,7 +146,7 @@ pub fn screen_datagram(datagram: &[u8]) -> Screening {
         let routing = Routing::collect(&scanned.headers);
         match check_request(&scanned, leading > 0) {
             Ok(verdict) => verdict,
-            Err(defect) => answer(&scanned, &routing, defect),
+            Err(defect) => answer(&scanned, &routing, defect, allow),
         }
     }
 }
@@ -359,7 +366,7 @@ fn verdict(framed: Option<Vec<u8>>) -> Screening {
 }
 
 /// The response to a request with `defect`, or why there is none.
-fn answer(scanned: &Scanned<'_>, routing: &Routing<'_>, defect: Defect) -> Screening {
+fn answer(scanned: &Scanned<'_>, routing: &Routing<'_>, defect: Defect, allow: &str) -> Screening {
     let method = scanned
         .start_line
         .split(|&byte| byte == b' ')
@@ -379,7 +386,7 @@ fn answer(scanned: &Scanned<'_>, routing: &Routing<'_>, defect: Defect) -> Scree
             status,
             reason,
             warning: &warning,
-            allow: status == 501,
+            allow: (status == 501).then_some(allow),
         },
     ))
 }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tracing::{debug, warn};
 
-use crate::screen::{Screening, screen_datagram};
+use crate::screen::{ALLOWED_METHODS, Screening, screen_datagram_allowing};
 
 /// Counters of what screening did, for logs and metrics.
 #[derive(Debug, Default)]
@@ -27,6 +27,8 @@ pub struct ScreeningSocket {
     /// When set, nothing is ever sent to a non-loopback address (tests replaying torture messages whose
     /// Via headers name hosts on the Internet).
     loopback_only: bool,
+    /// The `Allow` list of 501 answers.
+    allow: &'static str,
     stats: Arc<ScreeningStats>,
 }
 
@@ -35,8 +37,15 @@ impl ScreeningSocket {
         Self {
             socket,
             loopback_only,
+            allow: ALLOWED_METHODS,
             stats: Arc::default(),
         }
+    }
+
+    /// Sets the `Allow` list 501 answers carry (see [`crate::screen::allowed_methods`]).
+    pub fn with_allowed_methods(mut self, allow: &'static str) -> Self {
+        self.allow = allow;
+        self
     }
 
     pub fn stats(&self) -> Arc<ScreeningStats> {
@@ -66,7 +75,7 @@ impl rsipstack::platform::net::UdpSocket for ScreeningSocket {
             if is_keep_alive(datagram) {
                 return Ok((len, from));
             }
-            match screen_datagram(datagram) {
+            match screen_datagram_allowing(datagram, self.allow) {
                 Screening::Pass => {
                     self.stats.passed.fetch_add(1, Ordering::Relaxed);
                     return Ok((len, from));

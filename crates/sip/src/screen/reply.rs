@@ -4,9 +4,21 @@
 use super::checks::has_tag;
 use super::scan::{RawHeader, unfold};
 
-/// Methods listed in the Allow header of a 501.
-/// The methods ivory answers, as advertised in `Allow` (REGISTER joins when the registrar does).
+/// The methods ivory answers, as advertised in `Allow` (in a 501, a 405 and the answer to
+/// OPTIONS) when the registrar is off.
 pub const ALLOWED_METHODS: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
+
+/// [`ALLOWED_METHODS`] and REGISTER: the list when users are configured.
+pub const ALLOWED_METHODS_WITH_REGISTER: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, REGISTER";
+
+/// The `Allow` list for a configuration: the single source every `Allow` header is written from.
+pub fn allowed_methods(registrar_enabled: bool) -> &'static str {
+    if registrar_enabled {
+        ALLOWED_METHODS_WITH_REGISTER
+    } else {
+        ALLOWED_METHODS
+    }
+}
 
 /// The header values a response is built from.
 #[derive(Debug, Default)]
@@ -47,7 +59,8 @@ pub(crate) struct ReplyContent<'a> {
     pub(crate) reason: &'a str,
     /// Text for `Warning: 399 ivory "..."`; quotes and control characters are removed.
     pub(crate) warning: &'a str,
-    pub(crate) allow: bool,
+    /// The `Allow` value, when the response carries one (501).
+    pub(crate) allow: Option<&'a str>,
 }
 
 pub(crate) fn build_reply(routing: &Routing<'_>, content: &ReplyContent<'_>) -> Vec<u8> {
@@ -72,8 +85,8 @@ pub(crate) fn build_reply(routing: &Routing<'_>, content: &ReplyContent<'_>) -> 
     if let Some(cseq) = routing.cseq {
         push_header(&mut out, "CSeq", cseq);
     }
-    if content.allow {
-        push_header(&mut out, "Allow", ALLOWED_METHODS.as_bytes());
+    if let Some(allow) = content.allow {
+        push_header(&mut out, "Allow", allow.as_bytes());
     }
     let warning: String = content
         .warning
@@ -139,7 +152,7 @@ mod tests {
             status: 501,
             reason: "Not Implemented",
             warning: "unknown \"method\"",
-            allow: true,
+            allow: Some(ALLOWED_METHODS),
         };
         let first = build_reply(&routing, &content);
         assert_eq!(first, build_reply(&routing, &content));
@@ -149,5 +162,14 @@ mod tests {
         assert!(text.contains(&format!("\r\nAllow: {ALLOWED_METHODS}\r\n")));
         assert!(text.contains("\r\nWarning: 399 ivory \"unknown method\"\r\n"));
         assert!(text.ends_with("Content-Length: 0\r\n\r\n"));
+    }
+
+    #[test]
+    fn the_register_list_extends_the_plain_one() {
+        assert_eq!(allowed_methods(false), ALLOWED_METHODS);
+        assert_eq!(
+            allowed_methods(true),
+            format!("{ALLOWED_METHODS}, REGISTER")
+        );
     }
 }
