@@ -333,7 +333,9 @@ pub(crate) enum InDialog {
     Digit(char),
 }
 
-/// The outcome of [`answer_request`].
+/// The outcome of [`answer_request`]. Lives for one match only, so the large variant stays
+/// unboxed.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum RequestState {
     /// An in-dialog request: answered here, or handed over as an [`InDialog`].
     Answered(Option<InDialog>),

@@ -34,6 +34,7 @@
 
 pub mod call;
 pub mod digest;
+pub mod digest_compat;
 mod dispatcher;
 pub mod dtmf_info;
 pub mod endpoint;

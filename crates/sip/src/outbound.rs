@@ -280,7 +280,9 @@ impl OutboundCall {
         Ok(self.dialog.cancel().await?)
     }
 
-    /// Ends the call: BYE once answered, CANCEL before.
+    /// Ends the call: BYE once answered, CANCEL before. Returns when the BYE or CANCEL is
+    /// answered (or its transaction timed out, 32 s): run it beside the event loop, not in it,
+    /// when that matters.
     pub async fn hangup(&self) -> Result<(), SipError> {
         Ok(self.dialog.hangup().await?)
     }

@@ -3,6 +3,7 @@
 //! rsipstack reads datagrams through its `platform::net::UdpSocket` trait; this type implements it
 //! over a tokio socket. Datagrams that need an answer rsipstack would not give (400, 501) are answered
 //! here and never reach rsipstack; fixable ones are rewritten in place; the rest pass unchanged.
+//! It also renames the SHA-256 digest algorithm both ways (see [`crate::digest_compat`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tracing::{debug, warn};
 
+use crate::digest_compat;
 use crate::screen::{ALLOWED_METHODS, Screening, screen_datagram_allowing};
 
 /// Counters of what screening did, for logs and metrics.
@@ -78,9 +80,18 @@ impl rsipstack::platform::net::UdpSocket for ScreeningSocket {
             match screen_datagram_allowing(datagram, self.allow) {
                 Screening::Pass => {
                     self.stats.passed.fetch_add(1, Ordering::Relaxed);
-                    return Ok((len, from));
+                    match digest_compat::incoming(datagram) {
+                        Some(renamed) if renamed.len() <= buf.len() => {
+                            buf[..renamed.len()].copy_from_slice(&renamed);
+                            return Ok((renamed.len(), from));
+                        }
+                        _ => return Ok((len, from)),
+                    }
                 }
                 Screening::Rewrite(fixed) if fixed.len() <= buf.len() => {
+                    let fixed = digest_compat::incoming(&fixed)
+                        .filter(|renamed| renamed.len() <= buf.len())
+                        .unwrap_or(fixed);
                     self.stats.rewritten.fetch_add(1, Ordering::Relaxed);
                     buf[..fixed.len()].copy_from_slice(&fixed);
                     return Ok((fixed.len(), from));
@@ -105,6 +116,11 @@ impl rsipstack::platform::net::UdpSocket for ScreeningSocket {
     }
 
     async fn send_to(&self, buf: &[u8], addr: SocketAddr) -> rsipstack::Result<usize> {
+        if let Some(renamed) = digest_compat::outgoing(buf) {
+            self.send_guarded(&renamed, addr).await?;
+            // Report the size rsipstack handed over, as if sent unchanged.
+            return Ok(buf.len());
+        }
         Ok(self.send_guarded(buf, addr).await?)
     }
 

@@ -248,11 +248,11 @@ pub fn expiry(first_attempt_at: Timestamp, validity: Duration) -> Timestamp {
 /// `at + duration`, saturating at the end of representable time.
 pub(crate) fn add(at: Timestamp, duration: Duration) -> Timestamp {
     let millis = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
-    from_millis(at.as_millisecond().saturating_add(millis))
+    from_unix_millis(at.as_millisecond().saturating_add(millis))
 }
 
-/// A timestamp from milliseconds since the Unix epoch, clamped to jiff's range.
-pub(crate) fn from_millis(millis: i64) -> Timestamp {
+/// A timestamp from milliseconds since the Unix epoch (as stored), clamped to jiff's range.
+pub fn from_unix_millis(millis: i64) -> Timestamp {
     let clamped = millis.clamp(
         Timestamp::MIN.as_millisecond(),
         Timestamp::MAX.as_millisecond(),

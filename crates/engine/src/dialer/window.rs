@@ -8,7 +8,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::from_millis;
+use super::from_unix_millis;
 
 const MINUTE_MS: i64 = 60_000;
 const DAY_MS: i64 = 86_400_000;
@@ -49,7 +49,7 @@ impl Weekday {
 pub enum WindowError {
     #[error("at least one day is required")]
     NoDays,
-    #[error("a time of day must be 00:00 to 23:59")]
+    #[error("a time of day must be 00:00 to 23:59 (or 24:00 for `to`)")]
     TimeOutOfRange,
     #[error("the window must span at least one hour, from before to")]
     TooShort,
@@ -65,7 +65,7 @@ pub struct DeliveryTimeWindow {
 }
 
 impl DeliveryTimeWindow {
-    /// `from`/`to` as (hour, minute), UTC.
+    /// `from`/`to` as (hour, minute), UTC; `to` may be (24, 0).
     pub fn new(
         days: &[Weekday],
         from: (u8, u8),
@@ -80,7 +80,12 @@ impl DeliveryTimeWindow {
                 .ok_or(WindowError::TimeOutOfRange)
         };
         let from_minute = minute_of_day(from)?;
-        let to_minute = minute_of_day(to)?;
+        // `to` may be 24:00, the end of the day.
+        let to_minute = if to == (24, 0) {
+            MINUTES_PER_DAY
+        } else {
+            minute_of_day(to)?
+        };
         if to_minute < from_minute + 60 {
             return Err(WindowError::TooShort);
         }
@@ -120,7 +125,7 @@ impl DeliveryTimeWindow {
         let day = (first_day..first_day + 7)
             .find(|&day| self.days.contains(&Weekday::from_day_number(day)))
             .unwrap_or(first_day);
-        from_millis(day * DAY_MS + i64::from(self.from_minute.min(MINUTES_PER_DAY)) * MINUTE_MS)
+        from_unix_millis(day * DAY_MS + i64::from(self.from_minute) * MINUTE_MS)
     }
 }
 
@@ -194,5 +199,9 @@ mod tests {
             DeliveryTimeWindow::new(&[Weekday::Friday], (17, 0), (9, 0)),
             Err(WindowError::TooShort)
         );
+        let whole_day = DeliveryTimeWindow::new(&[Weekday::Friday], (0, 0), (24, 0))
+            .expect("24:00 ends the day");
+        assert!(whole_day.is_open(at("2026-11-27T23:59:59Z")));
+        assert!(!whole_day.is_open(at("2026-11-28T00:00:00Z")));
     }
 }
