@@ -19,6 +19,7 @@
 pub mod call_log;
 mod error;
 pub mod http_client;
+pub mod outbound_routing;
 mod leg;
 mod leg_commands;
 mod leg_setup;

@@ -22,10 +22,14 @@
 //!   source policy (403 for an INVITE from outside every trunk's `allow` networks, when any trunk
 //!   lists some, unless the source is a registered softphone).
 //!
-//! Run loop: `SipEndpoint::bind` spawns the rsipstack endpoint and one dispatcher task; the caller
-//! receives `InboundCall`s from the returned channel and owns each call from then on (one task per
-//! call, which calls [`InboundCall::next_event`] in its loop). Decisions that need no socket (screening,
-//! SDP, INFO parsing) are plain functions tested without sockets.
+//! Run loop: `SipEndpoint::bind` spawns the rsipstack endpoint, one dispatcher task and one
+//! registration task per trunk with `register = true`; the caller receives `InboundCall`s from the
+//! returned channel and owns each call from then on (one task per call, which calls
+//! [`InboundCall::next_event`] in its loop). Outbound calls come from [`SipEndpoint::dialer`]; each
+//! has a small driver task, and its owner loops on [`OutboundCall::next_event`]. Decisions that
+//! need no socket (screening, SDP, INFO parsing, digest, registrar, source policy, registration
+//! schedule) are plain functions tested without sockets. [`digest_compat`] works around
+//! rsipstack's spelling of the SHA-256 digest algorithm.
 //!
 //! Out of scope: TLS (and so `sips:` targets), RFC 4028 session timers, per-trunk codecs,
 //! authenticating INVITEs from softphones (they are admitted by source address, see [`trunk`]).

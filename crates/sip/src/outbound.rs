@@ -10,8 +10,10 @@
 //! - `Trying` (100), `Ringing` (first 18x without SDP), `EarlyMedia` (each new 18x SDP),
 //! - `Answered` once (a retransmitted 200 OK is re-ACKed by rsipstack and reported nothing),
 //! - `Failed { status, reason }` for a final non-2xx (486, 603, 487 after our CANCEL, a 401/407 we
-//!   could not answer ...), `408` when no final response came, `503` for a transport failure;
-//!   `Failed` is the last event of an unanswered call;
+//!   could not answer ...), `408` when no final response came (also when the target cannot be
+//!   reached: rsipstack retries a refused TCP connection or a failed DNS lookup until Timer B,
+//!   32 s), `503` when sending fails outright (a stream that broke); `Failed` is the last event
+//!   of an unanswered call;
 //! - after `Answered`: `Offer` (re-INVITE/UPDATE from the callee), `InfoDigit`, then
 //!   `RemoteHangup` (their BYE) or `Ended` (our BYE, a timeout), the last event.
 //!
@@ -21,20 +23,21 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+mod driver;
+
 use rsipstack::dialog::authenticate::Credential;
-use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver, TerminatedReason};
 use rsipstack::dialog::dialog_layer::DialogLayer;
-use rsipstack::dialog::invitation::{InviteAsyncResult, InviteOption};
+use rsipstack::dialog::invitation::InviteOption;
 use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::sip::uri::ParamsExt;
-use rsipstack::sip::{Header, HostWithPort, Response, StatusCodeKind, Transport, Uri};
+use rsipstack::sip::{Header, HostWithPort, Transport, Uri};
 use rsipstack::transport::SipAddr;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use tracing::{debug, info};
 
+use self::driver::Driver;
 use crate::SipError;
-use crate::call::{InDialog, OfferResponder, RequestState, answer_request};
+use crate::call::OfferResponder;
 use crate::endpoint::{Listener, TransportKind};
 
 /// What to call, and as whom.
@@ -140,7 +143,15 @@ impl Dialer {
             target: request.target.clone(),
             reason,
         };
+        let scheme = request.target.split_once(':').map(|(scheme, _)| scheme);
+        if !scheme.is_some_and(|s| s.eq_ignore_ascii_case("sip") || s.eq_ignore_ascii_case("sips"))
+        {
+            return Err(invalid("not a sip: or sips: URI".into()));
+        }
         let callee = Uri::try_from(request.target.as_str()).map_err(|e| invalid(e.to_string()))?;
+        if callee.host_with_port.host.to_string().is_empty() {
+            return Err(invalid("no host".into()));
+        }
         let transport = request.transport.unwrap_or_else(|| transport_of(&callee));
         let local = self.local_address(
             transport,
@@ -305,192 +316,6 @@ impl Drop for OutboundCall {
     }
 }
 
-struct Driver {
-    call_id: String,
-    dialog: InviteDialog,
-    dialog_layer: Arc<DialogLayer>,
-    events: mpsc::UnboundedSender<OutboundEvent>,
-    finished: Arc<AtomicBool>,
-    answered: bool,
-    ringing: bool,
-    trying: bool,
-    early_sdp: Option<Vec<u8>>,
-}
-
-impl Driver {
-    async fn run(
-        mut self,
-        mut states: DialogStateReceiver,
-        outcome: JoinHandle<InviteAsyncResult>,
-    ) {
-        let mut outcome = Some(outcome);
-        let mut final_response: Option<Response> = None;
-        let mut terminated: Option<TerminatedReason> = None;
-        loop {
-            tokio::select! {
-                result = async { outcome.as_mut().expect("polled only while pending").await },
-                    if outcome.is_some() =>
-                {
-                    outcome = None;
-                    match result {
-                        Ok(Ok((_, response))) => final_response = response,
-                        Ok(Err(error)) => {
-                            // Sending failed (no route, connection refused): no dialog came to be.
-                            debug!(call_id = %self.call_id, %error, "INVITE could not be sent");
-                            if terminated.is_none() && !self.answered {
-                                self.emit(OutboundEvent::Failed {
-                                    status: 503,
-                                    reason: format!("transport failure: {error}"),
-                                });
-                                break;
-                            }
-                        }
-                        Err(error) => debug!(call_id = %self.call_id, %error, "INVITE task failed"),
-                    }
-                    if let Some(reason) = terminated.take() {
-                        self.finish(reason, final_response.take());
-                        break;
-                    }
-                    if !self.answered && final_response.is_none() {
-                        self.emit(OutboundEvent::Failed {
-                            status: 408,
-                            reason: "Request Timeout".into(),
-                        });
-                        break;
-                    }
-                }
-                state = states.recv() => {
-                    let Some(state) = state else { break };
-                    if let Some(reason) = self.translate(state).await {
-                        if outcome.is_some() && !self.answered {
-                            // The INVITE's final response comes with the outcome: wait for it.
-                            terminated = Some(reason);
-                            continue;
-                        }
-                        self.finish(reason, final_response.take());
-                        break;
-                    }
-                }
-            }
-        }
-        self.finished.store(true, Ordering::SeqCst);
-        // rsipstack registers a confirmed dialog once the INVITE task ends: wait for it so the
-        // dialog is removed after it was added.
-        if let Some(outcome) = outcome {
-            outcome.await.ok();
-        }
-        self.dialog_layer.remove_dialog(&self.dialog.id());
-    }
-
-    /// Emits the event for a state; returns the reason when the dialog terminated.
-    async fn translate(&mut self, state: DialogState) -> Option<TerminatedReason> {
-        let state = match answer_request(state).await {
-            RequestState::Answered(None) => return None,
-            RequestState::Answered(Some(InDialog::Offer { sdp, responder })) => {
-                self.emit(OutboundEvent::Offer { sdp, responder });
-                return None;
-            }
-            RequestState::Answered(Some(InDialog::Digit(digit))) => {
-                self.emit(OutboundEvent::InfoDigit(digit));
-                return None;
-            }
-            RequestState::NotARequest(state) => state,
-        };
-        match state {
-            DialogState::Trying(_) if !self.trying => {
-                self.trying = true;
-                self.emit(OutboundEvent::Trying);
-            }
-            DialogState::Early(_, response) if !self.answered => self.early(response),
-            DialogState::Confirmed(_, response) if !self.answered => {
-                self.answered = true;
-                info!(call_id = %self.call_id, "outbound call answered");
-                self.emit(OutboundEvent::Answered { sdp: response.body });
-            }
-            DialogState::Terminated(_, reason) => return Some(reason),
-            other => debug!(call_id = %self.call_id, state = %other, "dialog state"),
-        }
-        None
-    }
-
-    fn early(&mut self, response: Response) {
-        if !response.body.is_empty() {
-            if self.early_sdp.as_ref() != Some(&response.body) {
-                self.early_sdp = Some(response.body.clone());
-                self.emit(OutboundEvent::EarlyMedia { sdp: response.body });
-            }
-        } else if !self.ringing {
-            self.ringing = true;
-            self.emit(OutboundEvent::Ringing);
-        }
-    }
-
-    /// The last event, from how the dialog terminated and the INVITE's final response.
-    fn finish(&mut self, reason: TerminatedReason, final_response: Option<Response>) {
-        let event = if self.answered {
-            match reason {
-                TerminatedReason::UasBye => OutboundEvent::RemoteHangup,
-                TerminatedReason::UacBye => OutboundEvent::Ended {
-                    reason: "local-bye".into(),
-                },
-                TerminatedReason::Timeout => OutboundEvent::Ended {
-                    reason: "timeout".into(),
-                },
-                other => OutboundEvent::Ended {
-                    reason: format!("{other:?}"),
-                },
-            }
-        } else {
-            failure(&reason, final_response.as_ref())
-        };
-        info!(call_id = %self.call_id, event = ?event, "outbound call ended");
-        self.emit(event);
-    }
-
-    fn emit(&self, event: OutboundEvent) {
-        // The owner may have dropped the call; the driver still runs to the end of the dialog.
-        self.events.send(event).ok();
-    }
-}
-
-/// The `Failed` event of an unanswered call.
-fn failure(reason: &TerminatedReason, final_response: Option<&Response>) -> OutboundEvent {
-    if matches!(reason, TerminatedReason::UacCancel) {
-        return OutboundEvent::Failed {
-            status: 487,
-            reason: "Request Terminated".into(),
-        };
-    }
-    let from_response = final_response
-        .filter(|response| response.status_code.kind() != StatusCodeKind::Successful)
-        .map(|response| {
-            (
-                u16::from(response.status_code.clone()),
-                reason_phrase(response),
-            )
-        });
-    let (status, text) = from_response.unwrap_or_else(|| match reason {
-        TerminatedReason::Timeout => (408, "Request Timeout".into()),
-        TerminatedReason::UasBusy | TerminatedReason::UacBusy => (486, "Busy Here".into()),
-        TerminatedReason::UasDecline => (603, "Decline".into()),
-        TerminatedReason::UasOther(code)
-        | TerminatedReason::UacOther(code)
-        | TerminatedReason::ProxyError(code) => (u16::from(code.clone()), code.to_string()),
-        other => (500, format!("{other:?}")),
-    });
-    OutboundEvent::Failed {
-        status,
-        reason: text,
-    }
-}
-
-fn reason_phrase(response: &Response) -> String {
-    response
-        .wire_reason
-        .clone()
-        .unwrap_or_else(|| response.status_code.to_string())
-}
-
 fn transport_of(uri: &Uri) -> TransportKind {
     match uri.transport() {
         Some(Transport::Tcp) => TransportKind::Tcp,
@@ -538,58 +363,6 @@ fn host_text(ip: IpAddr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rsipstack::sip::StatusCode;
-
-    fn response(code: u16, reason: Option<&str>) -> Response {
-        Response {
-            status_code: StatusCode::from(code),
-            wire_reason: reason.map(str::to_string),
-            ..Default::default()
-        }
-    }
-
-    fn failed(event: OutboundEvent) -> (u16, String) {
-        match event {
-            OutboundEvent::Failed { status, reason } => (status, reason),
-            other => panic!("expected Failed, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn failures_carry_the_final_status() {
-        let busy = response(486, Some("Busy Here"));
-        assert_eq!(
-            failed(failure(
-                &TerminatedReason::UasOther(StatusCode::from(486)),
-                Some(&busy)
-            )),
-            (486, "Busy Here".into())
-        );
-        let challenge = response(407, None);
-        assert_eq!(
-            failed(failure(
-                &TerminatedReason::ProxyAuthRequired,
-                Some(&challenge)
-            ))
-            .0,
-            407
-        );
-        // Our CANCEL wins, even over a 200 OK that crossed it.
-        let ok = response(200, None);
-        assert_eq!(
-            failed(failure(&TerminatedReason::UacCancel, Some(&ok))),
-            (487, "Request Terminated".into())
-        );
-        assert_eq!(failed(failure(&TerminatedReason::Timeout, None)).0, 408);
-        assert_eq!(
-            failed(failure(
-                &TerminatedReason::UasOther(StatusCode::from(603)),
-                None
-            ))
-            .0,
-            603
-        );
-    }
 
     #[test]
     fn destinations_and_hosts() {

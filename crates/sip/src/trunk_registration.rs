@@ -162,7 +162,7 @@ impl RegistrationTask {
                         response
                             .wire_reason
                             .clone()
-                            .unwrap_or_else(|| response.status_code.to_string())
+                            .unwrap_or_else(|| response.status_code.text().to_string())
                     );
                     warn!(trunk = %name, %reason, retry_in = ?delay, "trunk registration refused");
                     self.fail(reason, delay);
