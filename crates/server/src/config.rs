@@ -38,6 +38,12 @@ pub struct Config {
     pub numbers: Vec<NumberEntry>,
     #[serde(default)]
     pub schedules: std::collections::BTreeMap<String, ScheduleEntry>,
+    #[serde(default)]
+    pub trunks: Vec<crate::config_telephony::TrunkEntry>,
+    #[serde(default)]
+    pub routes: Vec<crate::config_telephony::RouteEntry>,
+    #[serde(default)]
+    pub users: Vec<crate::config_telephony::UserEntry>,
 }
 
 /// `[schedules.NAME]`: business hours (see `ivory_engine::schedule`).
@@ -68,6 +74,9 @@ pub struct SipSection {
     /// Test mode: never send SIP to a non-loopback address.
     #[serde(default)]
     pub loopback_only: bool,
+    /// The digest realm of the registrar's challenges.
+    #[serde(default = "default_realm")]
+    pub realm: String,
 }
 
 impl Default for SipSection {
@@ -77,12 +86,17 @@ impl Default for SipSection {
             public_address: None,
             user_agent: default_user_agent(),
             loopback_only: false,
+            realm: default_realm(),
         }
     }
 }
 
 fn default_listen() -> Vec<String> {
     vec!["udp:0.0.0.0:5060".into(), "tcp:0.0.0.0:5060".into()]
+}
+
+fn default_realm() -> String {
+    "ivory".into()
 }
 
 fn default_user_agent() -> String {
@@ -337,6 +351,7 @@ pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
     if config.calls.max_calls == 0 {
         return Err(value_error("calls.max_calls", "must be at least 1".into()));
     }
+    crate::config_telephony::resolve(&config.trunks, &config.routes, &config.users, origin)?;
     for (name, schedule) in &config.schedules {
         ivory_engine::Schedule::parse_with_exceptions(
             &schedule.timezone,

@@ -7,6 +7,7 @@
 
 mod check;
 mod config;
+mod config_telephony;
 mod http;
 mod routes;
 mod serve;

@@ -126,6 +126,18 @@ async fn serve(config: Config) -> Result<()> {
         schedules,
     }));
 
+    let telephony = crate::config_telephony::resolve(
+        &config.trunks,
+        &config.routes,
+        &config.users,
+        "configuration",
+    )?;
+        info!(
+        trunks = telephony.trunks.len(),
+        routes = telephony.routes.len(),
+        users = telephony.users.len(),
+        "telephony configured (outbound dialling from scenarios is not wired yet)"
+    );
     let listeners = config
         .sip
         .listen
@@ -136,9 +148,11 @@ async fn serve(config: Config) -> Result<()> {
         listeners,
         public_address: config.sip.public_address,
         user_agent: config.sip.user_agent.clone(),
-                loopback_only: config.sip.loopback_only,
+        loopback_only: config.sip.loopback_only,
         pending_calls: 256,
-        ..ivory_sip::SipConfig::default()
+        users: telephony.users,
+        realm: config.sip.realm.clone(),
+        trunks: telephony.trunks,
     })
     .await?;
     let (http_address, http_server) = crate::http::bind(config.http.listen, engine.clone())
