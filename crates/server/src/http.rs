@@ -1,4 +1,5 @@
-//! The HTTP side. For now only `GET /health`; the Infobip-compatible API comes with its own issue.
+//! The HTTP side: `GET /health` here, and the Infobip-compatible API (`crate::api`: scenarios,
+//! launches, reports, logs, recordings, `/metrics`) merged in.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use ivory_engine::Engine;
 pub async fn bind(
     address: SocketAddr,
     engine: Arc<Engine>,
+    api: Router,
 ) -> std::io::Result<(
     SocketAddr,
     impl std::future::Future<Output = std::io::Result<()>>,
@@ -20,7 +22,8 @@ pub async fn bind(
     let bound = listener.local_addr()?;
     let app = Router::new()
         .route("/health", get(health))
-        .with_state(engine);
+        .with_state(engine)
+        .merge(api);
     Ok((bound, async move { axum::serve(listener, app).await }))
 }
 

@@ -5,12 +5,14 @@
 //! (a scenario as a DOT or Mermaid flow graph).
 #![forbid(unsafe_code)]
 
+mod api;
 mod check;
 mod config;
 mod config_telephony;
 mod http;
 mod routes;
 mod serve;
+mod storage;
 mod tools_cli;
 
 use std::path::PathBuf;

@@ -84,11 +84,8 @@ async fn serve(config: Config) -> Result<()> {
                 None
             }
         };
-    if !config.http.api_keys.is_empty() {
-        warn!(
-            keys = config.http.api_keys.len(),
-            "http.api_keys is set, but only GET /health is served yet"
-        );
+    if config.http.api_keys.is_empty() {
+        warn!("http.api_keys is empty: every /voice/ivr/1 request will be refused (401)");
     }
     if !config.media.sounds_dir.is_dir() {
         warn!(dir = %config.media.sounds_dir.display(), "sounds directory not found; file prompts will fail");
@@ -104,10 +101,23 @@ async fn serve(config: Config) -> Result<()> {
         .map_err(|m| anyhow::anyhow!("rtp.port_range: {m}"))?;
     let ports = PortAllocator::new(config.rtp.bind_address, first_port, last_port)?;
     let call_log = CallLog::open(&config.calls.log).await?;
-    if let Some(dir) = storage_dir(&config.storage.url) {
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("storage directory {}", dir.display()))?;
-    }
+    let storage = crate::storage::Storage::open(&config.storage.url)
+        .await
+        .with_context(|| "storage.url".to_string())?;
+    let metrics = Arc::new(crate::api::Metrics::new());
+    let mut api_state = crate::api::ApiState::new(
+        storage.clone(),
+        config.http.api_keys.clone(),
+        metrics.clone(),
+    );
+    api_state.recordings_dir = Some(config.recordings.dir.clone());
+    let pusher = crate::api::webhooks::WebhookPusher::new(
+        storage.clone(),
+        http_client.clone(),
+        metrics.clone(),
+        crate::api::system_clock(),
+        Default::default(),
+    );
 
     let recordings = Arc::new(RecordingStore::open(&config.recordings.dir)?);
     let engine = Arc::new(Engine::new(EngineParts {
@@ -132,7 +142,7 @@ async fn serve(config: Config) -> Result<()> {
         &config.users,
         "configuration",
     )?;
-        info!(
+    info!(
         trunks = telephony.trunks.len(),
         routes = telephony.routes.len(),
         users = telephony.users.len(),
@@ -155,9 +165,13 @@ async fn serve(config: Config) -> Result<()> {
         trunks: telephony.trunks,
     })
     .await?;
-    let (http_address, http_server) = crate::http::bind(config.http.listen, engine.clone())
-        .await
-        .with_context(|| format!("cannot listen for HTTP on {}", config.http.listen))?;
+    let (http_address, http_server) = crate::http::bind(
+        config.http.listen,
+        engine.clone(),
+        crate::api::router(api_state),
+    )
+    .await
+    .with_context(|| format!("cannot listen for HTTP on {}", config.http.listen))?;
 
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "ivory {}", env!("CARGO_PKG_VERSION"))?;
@@ -177,6 +191,7 @@ async fn serve(config: Config) -> Result<()> {
     drop(stdout);
 
     let engine_task = tokio::spawn(engine.clone().run(incoming));
+    let pusher_task = tokio::spawn(pusher.run(std::future::pending()));
     let http_task = tokio::spawn(http_server);
     shutdown_signal().await;
     info!(
@@ -194,6 +209,7 @@ async fn serve(config: Config) -> Result<()> {
     }
     sip.shutdown();
     http_task.abort();
+    pusher_task.abort();
     Ok(())
 }
 
@@ -217,13 +233,4 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     interrupt.await.ok();
-}
-
-/// The directory a `sqlite://` URL's file lives in.
-fn storage_dir(url: &str) -> Option<PathBuf> {
-    let path = url.strip_prefix("sqlite://")?;
-    PathBuf::from(path)
-        .parent()
-        .map(PathBuf::from)
-        .filter(|p| !p.as_os_str().is_empty())
 }

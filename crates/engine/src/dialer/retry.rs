@@ -95,7 +95,13 @@ mod tests {
 
     fn minutes(policy: &RetryPolicy) -> Vec<u64> {
         (1..=policy.max_count)
-            .map(|retry| policy.delay_before(retry).expect("within max_count").as_secs() / 60)
+            .map(|retry| {
+                policy
+                    .delay_before(retry)
+                    .expect("within max_count")
+                    .as_secs()
+                    / 60
+            })
             .collect()
     }
 

@@ -98,7 +98,10 @@ mod tests {
         assert!(!pace.try_take(start));
         assert!(!pace.try_take(add(start, Duration::from_secs(14))));
         assert!(pace.try_take(add(start, Duration::from_secs(15))));
-        assert_eq!(pace.next_allowed(), Some(add(start, Duration::from_secs(30))));
+        assert_eq!(
+            pace.next_allowed(),
+            Some(add(start, Duration::from_secs(30)))
+        );
     }
 
     #[test]

@@ -135,10 +135,8 @@ impl Campaign {
 
     fn end_calls(&mut self) {
         let now = self.now;
-        let (ended, running): (Vec<_>, Vec<_>) = self
-            .in_progress
-            .drain(..)
-            .partition(|(end, _)| *end <= now);
+        let (ended, running): (Vec<_>, Vec<_>) =
+            self.in_progress.drain(..).partition(|(end, _)| *end <= now);
         self.in_progress = running;
         for (_, message_id) in ended {
             let row = self.rows.get_mut(&message_id).expect("row");
@@ -230,7 +228,13 @@ fn answered_calls_are_delivered_and_busy_ones_retried() {
         retry: retry(1, 10, 2),
         ..LaunchPolicy::default()
     };
-    campaign.launch("bulk", &["1", "2", "3", "4"], policy, None, MAXIMUM_VALIDITY);
+    campaign.launch(
+        "bulk",
+        &["1", "2", "3", "4"],
+        policy,
+        None,
+        MAXIMUM_VALIDITY,
+    );
     campaign.run(Duration::from_secs(86_400));
     assert_eq!(campaign.finals["1"], FinalStatus::Delivered);
     assert_eq!(campaign.finals["2"], FinalStatus::Delivered);
@@ -262,13 +266,20 @@ fn sending_speed_spaces_calls_and_the_cap_bounds_them() {
     campaign.run(Duration::from_secs(86_400));
     let starts: Vec<i64> = numbers
         .iter()
-        .map(|number| (campaign.rows[*number].attempts[0].as_millisecond() - start.as_millisecond()) / 1_000)
+        .map(|number| {
+            (campaign.rows[*number].attempts[0].as_millisecond() - start.as_millisecond()) / 1_000
+        })
         .collect();
     // One every 30 s, but never more than 3 calls of 2 min at once: the 4th waits for the
     // first to end (at 120 s).
     assert_eq!(starts, [0, 30, 60, 120, 150, 180]);
     assert_eq!(campaign.most_in_progress, 3);
-    assert!(campaign.finals.values().all(|s| *s == FinalStatus::Delivered));
+    assert!(
+        campaign
+            .finals
+            .values()
+            .all(|s| *s == FinalStatus::Delivered)
+    );
 }
 
 #[test]
@@ -280,9 +291,7 @@ fn send_at_and_the_delivery_window_delay_the_first_call() {
     let start = at("2026-11-27T18:00:00Z");
     let mut campaign = Campaign::new(start, 10, answers);
     let policy = LaunchPolicy {
-        window: Some(
-            DeliveryTimeWindow::new(&[Weekday::Monday], (9, 0), (12, 0)).expect("window"),
-        ),
+        window: Some(DeliveryTimeWindow::new(&[Weekday::Monday], (9, 0), (12, 0)).expect("window")),
         ..LaunchPolicy::default()
     };
     campaign.launch(
@@ -351,7 +360,10 @@ fn validity_is_cut_to_48_hours_and_counts_from_send_at() {
     let send_at = at("2026-11-24T08:00:00Z");
     let first = first_attempt_at(accepted, Some(send_at));
     assert_eq!(first, send_at);
-    assert_eq!(first_attempt_at(accepted, Some(at("2020-01-01T00:00:00Z"))), accepted);
+    assert_eq!(
+        first_attempt_at(accepted, Some(at("2020-01-01T00:00:00Z"))),
+        accepted
+    );
     assert_eq!(
         expiry(first, Duration::from_secs(100 * 3_600)),
         at("2026-11-26T08:00:00Z")

@@ -140,7 +140,9 @@ mod tests {
     #[test]
     fn weekdays_follow_the_calendar() {
         // 2026-11-23 is a Monday.
-        let monday = at("2026-11-23T12:00:00Z").as_millisecond().div_euclid(DAY_MS);
+        let monday = at("2026-11-23T12:00:00Z")
+            .as_millisecond()
+            .div_euclid(DAY_MS);
         assert_eq!(Weekday::from_day_number(monday), Weekday::Monday);
         assert_eq!(Weekday::from_day_number(monday + 6), Weekday::Sunday);
         assert_eq!(Weekday::from_day_number(0), Weekday::Thursday);

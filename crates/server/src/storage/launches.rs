@@ -10,7 +10,7 @@ use ivory_engine::dialer::{DestinationState, FinalStatus, LaunchPolicy};
 use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, Row};
 
-use super::report::{self, CallSummary, ReportFacts, Rejection};
+use super::report::{self, CallSummary, Rejection, ReportFacts};
 use super::{Storage, StorageError, placeholders};
 
 /// Where and how reports are pushed.
@@ -83,11 +83,7 @@ impl Storage {
         &self,
         launch: &mut NewLaunch,
     ) -> Result<HashSet<String>, StorageError> {
-        let mut transaction = self
-            .pool()
-            .begin()
-            .await
-            .map_err(StorageError::query("starting a launch"))?;
+        let mut transaction = self.begin("starting a launch").await?;
         let inserted = sqlx::query(
             "INSERT INTO launches (bulk_id, request, accepted_at) VALUES ($1, $2, $3) \
              ON CONFLICT (bulk_id) DO NOTHING",
@@ -178,7 +174,12 @@ async fn insert_destinations(
         return Ok(());
     }
     let rows: Vec<String> = (0..destinations.len())
-        .map(|index| format!("({})", placeholders(index * DESTINATION_COLUMNS + 1, DESTINATION_COLUMNS)))
+        .map(|index| {
+            format!(
+                "({})",
+                placeholders(index * DESTINATION_COLUMNS + 1, DESTINATION_COLUMNS)
+            )
+        })
         .collect();
     let sql = format!(
         "INSERT INTO destinations (message_id, bulk_id, launch_key, to_number, from_number, \
@@ -211,7 +212,12 @@ async fn insert_destinations(
             .bind(parameters.clone())
             .bind(group.callback_data.clone())
             .bind(group.notify.as_ref().map(|notify| notify.url.clone()))
-            .bind(group.notify.as_ref().map(|notify| notify.content_type.clone()))
+            .bind(
+                group
+                    .notify
+                    .as_ref()
+                    .map(|notify| notify.content_type.clone()),
+            )
             .bind(launch.accepted_at)
             .bind(launch.accepted_at)
             .bind(None::<String>);

@@ -124,6 +124,20 @@ impl Storage {
         &self.pool
     }
 
+    /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`): a transaction that reads first and writes later would otherwise fail
+    /// with "database is locked" instead of waiting when another connection writes.
+    pub(crate) async fn begin(
+        &self,
+        operation: &'static str,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StorageError> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+        .map_err(StorageError::query(operation))
+    }
+
     /// The row-locking clause of a claim: PostgreSQL skips rows another node is claiming;
     /// SQLite's single writer needs none.
     pub(crate) fn skip_locked(&self) -> &'static str {

@@ -11,12 +11,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ivory_engine::dialer::{
-    AfterAttempt, AttemptOutcome, Candidate, DestinationState, FinalStatus, LaunchPolicy,
-    Scheduler,
+    AfterAttempt, AttemptOutcome, Candidate, DestinationState, FinalStatus, LaunchPolicy, Scheduler,
 };
 use serde_json::Value;
-use sqlx::any::AnyRow;
 use sqlx::AssertSqlSafe;
+use sqlx::any::AnyRow;
 
 use super::launches::{CallOptions, NotifyTarget};
 use super::report::{self, CallSummary, ReportFacts};
@@ -117,7 +116,11 @@ impl Storage {
     }
 
     /// Gives leases back (rows left undecided: capacity, sending speed).
-    pub async fn release_leases(&self, node: &str, message_ids: &[String]) -> Result<(), StorageError> {
+    pub async fn release_leases(
+        &self,
+        node: &str,
+        message_ids: &[String],
+    ) -> Result<(), StorageError> {
         for message_id in message_ids {
             sqlx::query(
                 "UPDATE destinations SET lease_owner = NULL, lease_until = NULL \
@@ -143,11 +146,7 @@ impl Storage {
         now: i64,
         lease_until: i64,
     ) -> Result<bool, StorageError> {
-        let mut transaction = self
-            .pool()
-            .begin()
-            .await
-            .map_err(StorageError::query("starting an attempt"))?;
+        let mut transaction = self.begin("starting an attempt").await?;
         let changed = sqlx::query(
             "UPDATE destinations SET state = 'calling', attempts = $3, lease_owner = $2, \
                lease_until = $5, updated_at = $4 \
@@ -213,11 +212,7 @@ impl Storage {
         attempt: u32,
         end: &AttemptEnd,
     ) -> Result<Option<AfterAttempt>, StorageError> {
-        let mut transaction = self
-            .pool()
-            .begin()
-            .await
-            .map_err(StorageError::query("ending an attempt"))?;
+        let mut transaction = self.begin("ending an attempt").await?;
         let row = sqlx::query(AssertSqlSafe(format!(
             "SELECT {ROW_COLUMNS} FROM destinations WHERE message_id = $1 AND state = 'calling' AND attempts = $2"
         )))
@@ -266,7 +261,14 @@ impl Storage {
                 .map_err(StorageError::query("scheduling a retry"))?;
             }
             AfterAttempt::Final(status) => {
-                finalize(&mut transaction, &destination, status, Some(end), end.ended_at).await?;
+                finalize(
+                    &mut transaction,
+                    &destination,
+                    status,
+                    Some(end),
+                    end.ended_at,
+                )
+                .await?;
             }
         }
         transaction
@@ -293,11 +295,7 @@ impl Storage {
 
     /// Makes a waiting destination EXPIRED, with its report. `false` if it was not waiting.
     pub async fn expire(&self, message_id: &str, now: i64) -> Result<bool, StorageError> {
-        let mut transaction = self
-            .pool()
-            .begin()
-            .await
-            .map_err(StorageError::query("expiring a destination"))?;
+        let mut transaction = self.begin("expiring a destination").await?;
         let row = sqlx::query(AssertSqlSafe(format!(
             "SELECT {ROW_COLUMNS} FROM destinations WHERE message_id = $1 AND state IN ('scheduled', 'retry_wait')"
         )))
@@ -309,7 +307,14 @@ impl Storage {
             return Ok(false);
         };
         let destination = destination_from_row(&row)?;
-        finalize(&mut transaction, &destination, FinalStatus::Expired, None, now).await?;
+        finalize(
+            &mut transaction,
+            &destination,
+            FinalStatus::Expired,
+            None,
+            now,
+        )
+        .await?;
         transaction
             .commit()
             .await
@@ -320,7 +325,11 @@ impl Storage {
     /// Ends, as [`AttemptOutcome::Interrupted`], the attempts `node` had in progress (it
     /// restarted) and those of other nodes whose lease ran out (they stopped). Each then
     /// retries or becomes final by the usual rules. Returns the message ids recovered.
-    pub async fn recover_interrupted(&self, node: &str, now: i64) -> Result<Vec<String>, StorageError> {
+    pub async fn recover_interrupted(
+        &self,
+        node: &str,
+        now: i64,
+    ) -> Result<Vec<String>, StorageError> {
         let rows = sqlx::query(
             "SELECT message_id, attempts FROM destinations WHERE state = 'calling' \
                AND (lease_owner = $1 OR lease_until IS NULL OR lease_until < $2)",
@@ -342,7 +351,11 @@ impl Storage {
                 summary: CallSummary::default(),
             };
             let attempt = u32::try_from(attempts).unwrap_or(0);
-            if self.finish_attempt(&message_id, attempt, &end).await?.is_some() {
+            if self
+                .finish_attempt(&message_id, attempt, &end)
+                .await?
+                .is_some()
+            {
                 recovered.push(message_id);
             }
         }

@@ -173,9 +173,23 @@ fn error_object(facts: &ReportFacts<'_>) -> Value {
             ),
             (_, Some(AttemptOutcome::Answered { machine })) => {
                 if machine == Some(true) {
-                    (0, "OK", 5001, "VOICE_ANSWERED_MACHINE", "Call answered by machine".into(), true)
+                    (
+                        0,
+                        "OK",
+                        5001,
+                        "VOICE_ANSWERED_MACHINE",
+                        "Call answered by machine".into(),
+                        true,
+                    )
                 } else {
-                    (0, "OK", 5000, "VOICE_ANSWERED", "Call answered by human".into(), true)
+                    (
+                        0,
+                        "OK",
+                        5000,
+                        "VOICE_ANSWERED",
+                        "Call answered by human".into(),
+                        true,
+                    )
                 }
             }
             (_, Some(AttemptOutcome::NoAnswer)) => (
@@ -326,8 +340,14 @@ mod tests {
         assert_eq!(report["error"]["name"], "VOICE_ANSWERED");
         assert_eq!(report["error"]["permanent"], true);
         assert_eq!(report["voiceCall"]["duration"], 12);
-        assert_eq!(report["voiceCall"]["startTime"], "1970-01-01T00:01:00.000+0000");
-        assert_eq!(report["voiceCall"]["ivr"]["collectedDtmfs"], "{\"choice\":\"1\"}");
+        assert_eq!(
+            report["voiceCall"]["startTime"],
+            "1970-01-01T00:01:00.000+0000"
+        );
+        assert_eq!(
+            report["voiceCall"]["ivr"]["collectedDtmfs"],
+            "{\"choice\":\"1\"}"
+        );
         assert_eq!(report["voiceCall"]["ivr"]["spokenInput"], Value::Null);
         assert_eq!(report["attempts"], 2);
     }
@@ -338,7 +358,10 @@ mod tests {
         let report = build(&facts(&summary));
         let xml = webhook_body(&report, true);
         assert!(xml.starts_with("<?xml"), "{xml}");
-        assert!(xml.contains("<results><result><attempts>2</attempts>"), "{xml}");
+        assert!(
+            xml.contains("<results><result><attempts>2</attempts>"),
+            "{xml}"
+        );
         assert!(xml.contains("<callbackData>&lt;data &amp; more&gt;</callbackData>"));
         assert!(!xml.contains("spokenInput"));
         assert!(xml.ends_with("</result></results></reportResponse>"));
