@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 pub mod call_log;
+pub mod dialer;
 mod error;
 pub mod http_client;
 pub mod outbound_routing;
