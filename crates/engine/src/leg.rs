@@ -1,16 +1,17 @@
-//! One inbound call leg: the SIP dialog, the RTP session and the scenario run, owned by one task.
+//! One inbound call leg: the SIP dialog and the scenario run, owned by one task; its media runs on a
+//! media worker ([`crate::media_worker`]) and is driven through a [`MediaHandle`].
 //!
-//! The task is a thin driver around two sans-IO machines ([`MediaSession`] and [`Run`]): it reads the
-//! call's RTP/RTCP sockets, its dialog events and the completions of slow work done elsewhere (prompt
-//! loads, HTTP requests), feeds them in with the current time, drains transmits, media events, tapped
-//! audio and scenario commands, and sleeps until the earliest deadline either machine asks for.
-//! Scenario commands are carried out in [`crate::leg_commands`]. Nothing is shared with other calls
-//! but the prompt cache and the recordings index.
+//! The task is a thin driver around the sans-IO [`Run`]: it waits for its dialog's events, its
+//! media slot's notices (digits, prompt ends, recording outcomes, RTP timeout) and the completions
+//! of slow work done elsewhere (prompt loads, HTTP requests), feeds them in with the current time,
+//! drains scenario commands, and sleeps until the run's next deadline. It does not wake for RTP
+//! packets or media ticks. Scenario commands are carried out in [`crate::leg_commands`]. Nothing is
+//! shared with other calls but the prompt cache and the recordings index.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use ivory_rtp::{DigitSource, MediaEvent, MediaSession, PlaybackId, Prompt};
+use ivory_rtp::Prompt;
 use ivory_scenario::{Event, Run};
 use ivory_sip::sdp::{LocalMedia, MediaDirection};
 use ivory_sip::{CallEvent, InboundCall};
@@ -21,11 +22,13 @@ use tracing::{debug, info, warn};
 use crate::Engine;
 use crate::call_log::{HangupBy, LoggedDigit};
 use crate::leg_setup::{self, CallOutcome, RecordBuilder};
-use crate::ports::PortPair;
+use crate::media_worker::{MediaHandle, MediaNotice};
 use crate::tap_listeners::{TapListeners, TapOutcome};
 
 /// How long `onHangup` actions may run after the caller has gone.
 const ON_HANGUP_BUDGET: Duration = Duration::from_secs(30);
+/// How long the media slot's close may take (normally under one 20 ms tick).
+const MEDIA_CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 /// Slow work finished on another task.
 pub(crate) enum Completion {
@@ -39,32 +42,22 @@ pub(crate) enum Completion {
     Scenario(Event),
 }
 
-/// What is playing now.
-pub(crate) struct CurrentPlayback {
-    pub id: PlaybackId,
-    pub prompt: Prompt,
-    pub loops_left: u32,
-    /// The beep before a recording: when it ends, the recording starts (the run is not told).
-    pub then_record: Option<crate::leg_commands::PendingRecording>,
-}
-
 pub(crate) struct Leg {
     pub(crate) engine: Arc<Engine>,
     pub(crate) call: InboundCall,
-    pub(crate) media: MediaSession,
+    pub(crate) media: MediaHandle,
     pub(crate) run: Run,
-    ports: PortPair,
     local: LocalMedia,
     pub(crate) record: RecordBuilder,
     answered_at: Instant,
     pub(crate) completions_tx: mpsc::UnboundedSender<Completion>,
     completions_rx: mpsc::UnboundedReceiver<Completion>,
-    /// Bumped on every play/stop so that a slow load for a superseded prompt is ignored.
+    /// Bumped on every play/stop so that a slow load for a superseded prompt, or the end of a
+    /// superseded prompt, is ignored.
     pub(crate) generation: u64,
-    pub(crate) playing: Option<CurrentPlayback>,
-    pub(crate) tap: TapListeners,
+    /// A `record` was started and its end not yet reported: SIP INFO digits go to the recorder.
+    pub(crate) recording_active: bool,
     pub(crate) recordings_made: u32,
-    on_hold: bool,
     pub(crate) outcome: Option<CallOutcome>,
 }
 
@@ -72,9 +65,8 @@ impl Leg {
     pub(crate) fn new(
         engine: Arc<Engine>,
         call: InboundCall,
-        media: MediaSession,
+        media: MediaHandle,
         run: Run,
-        ports: PortPair,
         local: LocalMedia,
         record: RecordBuilder,
     ) -> Self {
@@ -84,17 +76,14 @@ impl Leg {
             call,
             media,
             run,
-            ports,
             local,
             record,
             answered_at: Instant::now(),
             completions_tx,
             completions_rx,
             generation: 0,
-            playing: None,
-            tap: TapListeners::default(),
+            recording_active: false,
             recordings_made: 0,
-            on_hold: false,
             outcome: None,
         }
     }
@@ -105,8 +94,11 @@ impl Leg {
             .engine
             .recordings
             .path_for(self.call.info().call_id.as_str(), "call");
-        match self.tap.start_whole_call(&path) {
-            Ok(()) => self.record.whole_call_file = Some(file),
+        match TapListeners::create_whole_call(&path) {
+            Ok(writer) => {
+                self.media.record_whole_call(writer);
+                self.record.whole_call_file = Some(file);
+            }
             Err(reason) => self
                 .record
                 .notes
@@ -116,80 +108,39 @@ impl Leg {
 
     /// Runs the call to its end and writes its call-log line.
     pub(crate) async fn run(mut self) {
-        let mut rtp_buffer = [0u8; 2048];
-        let mut rtcp_buffer = [0u8; 1500];
         let max_end = self.answered_at + self.engine.config.max_call_duration;
         loop {
             self.pump().await;
             if self.outcome.is_some() {
                 break;
             }
-            let deadline = self.next_deadline(max_end);
+            let deadline = self
+                .run
+                .poll_timeout()
+                .map(Instant::from_std)
+                .map_or(max_end, |deadline| deadline.min(max_end));
             tokio::select! {
                 event = self.call.next_event() => self.on_call_event(event).await,
-                received = self.ports.rtp.recv_from(&mut rtp_buffer) => {
-                    if let Ok((len, from)) = received {
-                        self.media.handle_datagram(Instant::now().into_std(), from, &rtp_buffer[..len]);
-                    }
+                notice = self.media.next_notice(), if !self.media.is_closed() => {
+                    self.on_media_notice(notice).await;
                 }
-                // RTCP is drained so the socket never fills; reports are not read yet.
-                _ = self.ports.rtcp.recv_from(&mut rtcp_buffer) => {}
                 Some(completion) = self.completions_rx.recv() => self.on_completion(completion),
                 () = tokio::time::sleep_until(deadline) => {}
             }
-            let now = Instant::now();
-            if now >= max_end {
+            if Instant::now() >= max_end {
                 self.end_by_ivory(HangupBy::System, "max-duration").await;
-            } else if self.rtp_timed_out(now) {
-                self.end_by_ivory(HangupBy::System, "rtp-timeout").await;
             }
         }
-        self.close_recordings().await;
+        self.close_media().await;
         self.finish_on_hangup_actions().await;
         self.finish().await;
     }
 
-    fn next_deadline(&self, max_end: Instant) -> Instant {
-        let rtp_check = Instant::now() + Duration::from_secs(1);
-        [self.media.poll_timeout(), self.run.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .map(Instant::from_std)
-            .chain([rtp_check, max_end])
-            .min()
-            .unwrap_or(rtp_check)
-    }
-
-    fn rtp_timed_out(&self, now: Instant) -> bool {
-        if self.on_hold {
-            return false;
-        }
-        let last = self
-            .media
-            .stats()
-            .last_received
-            .map(Instant::from_std)
-            .unwrap_or(self.answered_at);
-        now.duration_since(last) > self.engine.config.rtp_timeout
-    }
-
-    /// Feeds time to both machines and drains everything they produced, until both are quiet.
+    /// Feeds time to the run and carries out its commands, until it is quiet.
     async fn pump(&mut self) {
-        let mut out = [0u8; 1500];
         loop {
-            let now = Instant::now().into_std();
-            self.media.handle_timeout(now);
-            self.run.handle_timeout(now);
-            while let Some((len, to)) = self.media.poll_transmit(&mut out) {
-                if let Err(error) = self.ports.rtp.send_to(&out[..len], to).await {
-                    debug!(%error, %to, "RTP send failed");
-                }
-            }
-            let mut progressed = self.drain_tap().await;
-            while let Some(event) = self.media.poll_event() {
-                progressed = true;
-                self.on_media_event(event);
-            }
+            self.run.handle_timeout(Instant::now().into_std());
+            let mut progressed = false;
             while let Some(command) = self.run.poll_command() {
                 progressed = true;
                 self.on_command(command).await;
@@ -200,49 +151,97 @@ impl Leg {
         }
     }
 
-    /// Passes tapped audio to whoever listens and acts on what they decided.
-    async fn drain_tap(&mut self) -> bool {
-        let wants = self.tap.wants_audio();
-        self.media.set_tap(wants);
-        if wants {
-            let mut caller = [0i16; 160];
-            let mut ivory = [0i16; 160];
-            while self.media.poll_tapped_frame(&mut caller, &mut ivory) {
-                self.tap.on_frame(&caller, &ivory);
+    async fn on_media_notice(&mut self, notice: Option<MediaNotice>) {
+        let now = Instant::now().into_std();
+        match notice {
+            Some(MediaNotice::Digit {
+                digit,
+                source,
+                for_scenario,
+            }) => {
+                self.log_digit(digit, source);
+                if for_scenario {
+                    self.run.handle_event(now, Event::Digit(digit));
+                }
+            }
+            Some(MediaNotice::RecorderDeclined(digit)) => {
+                self.run.handle_event(now, Event::Digit(digit));
+            }
+            Some(MediaNotice::PlaybackFinished { generation }) => {
+                if generation == self.generation {
+                    self.run.handle_event(now, Event::PlaybackFinished);
+                }
+            }
+            Some(MediaNotice::RecordingDropped) => self.recording_active = false,
+            Some(MediaNotice::Tap(outcome)) => self.on_tap_outcome(outcome).await,
+            Some(MediaNotice::DigitNotSent { reason }) => {
+                warn!(%reason, "digit not sent");
+                self.record.notes.push(format!("digit not sent: {reason}"));
+            }
+            // `next_notice` keeps the close to itself.
+            Some(MediaNotice::Closed { .. }) => {}
+            Some(MediaNotice::RtpTimeout) => {
+                self.end_by_ivory(HangupBy::System, "rtp-timeout").await;
+            }
+            None => {
+                // Closed only by this leg, after its loop; otherwise the worker lost the call.
+                warn!("the call's media slot is gone");
+                self.record.notes.push("media failed".into());
+                self.end_by_ivory(HangupBy::System, "error").await;
             }
         }
-        self.handle_tap_outcomes().await
     }
 
-    pub(crate) async fn handle_tap_outcomes(&mut self) -> bool {
-        let outcomes = self.tap.drain_outcomes();
-        let progressed = !outcomes.is_empty();
-        let now = Instant::now().into_std();
-        for outcome in outcomes {
-            let event = match outcome {
-                TapOutcome::RecordingStopped {
+    /// Acts on a recording's end or a machine verdict, telling the run.
+    pub(crate) async fn on_tap_outcome(&mut self, outcome: TapOutcome) {
+        let event = match outcome {
+            TapOutcome::RecordingStopped {
+                identifier,
+                file,
+                duration_ms,
+                reason,
+            } => {
+                info!(%identifier, duration_ms, %reason, "recording finished");
+                self.recording_active = false;
+                self.index_recording(&identifier, &file, duration_ms, "record")
+                    .await;
+                self.record.recordings.push(file);
+                Event::RecordingFinished {
                     identifier,
-                    file,
                     duration_ms,
-                    reason,
-                } => {
-                    info!(%identifier, duration_ms, %reason, "recording finished");
-                    self.index_recording(&identifier, &file, duration_ms, "record")
-                        .await;
-                    self.record.recordings.push(file);
-                    Event::RecordingFinished {
-                        identifier,
-                        duration_ms,
-                    }
                 }
-                TapOutcome::RecordingFailed { reason } => Event::ActionFailed {
+            }
+            TapOutcome::RecordingFailed { reason } => {
+                self.recording_active = false;
+                Event::ActionFailed {
                     reason: format!("recording failed: {reason}"),
-                },
-                TapOutcome::Machine { machine } => Event::MachineDetected { machine },
-            };
-            self.run.handle_event(now, event);
+                }
+            }
+            TapOutcome::Machine { machine } => Event::MachineDetected { machine },
+        };
+        self.run.handle_event(Instant::now().into_std(), event);
+    }
+
+    /// Closes the media slot: recordings are closed and their outcomes reach the run; the final
+    /// counters are kept for the call log. Idempotent.
+    async fn close_media(&mut self) {
+        self.media.request_close();
+        let drain = async {
+            while let Some(notice) = self.media.next_notice().await {
+                if let MediaNotice::Tap(outcome) = notice {
+                    self.on_tap_outcome(outcome).await;
+                }
+            }
+        };
+        // A worker answers on its next tick; the bound only keeps a stuck worker (a bug) from
+        // keeping the call open.
+        if tokio::time::timeout(MEDIA_CLOSE_WAIT, drain).await.is_err() {
+            warn!("the media worker did not confirm the close");
+            self.media.abandon();
+            self.record
+                .notes
+                .push("media close not confirmed; RTP counters missing".into());
         }
-        progressed
     }
 
     pub(crate) async fn index_recording(
@@ -268,49 +267,22 @@ impl Leg {
         }
     }
 
-    fn on_media_event(&mut self, event: MediaEvent) {
-        match event {
-            MediaEvent::Digit { digit, source } => {
-                let source = match source {
-                    DigitSource::Rfc4733 => "rfc4733",
-                    DigitSource::Inband => "inband",
-                };
-                self.on_digit(digit.to_char(), source);
-            }
-            MediaEvent::PlaybackFinished { id } => self.on_playback_finished(id),
-        }
-    }
-
-    fn on_playback_finished(&mut self, id: PlaybackId) {
-        let Some(current) = self.playing.as_mut().filter(|p| p.id == id) else {
-            return;
-        };
-        if current.loops_left > 1 {
-            current.loops_left -= 1;
-            let prompt = current.prompt.clone();
-            current.id = self.media.play(prompt);
-            return;
-        }
-        let then_record = current.then_record.take();
-        self.playing = None;
-        match then_record {
-            Some(pending) => self.start_recording(pending),
-            None => self
-                .run
-                .handle_event(Instant::now().into_std(), Event::PlaybackFinished),
-        }
-    }
-
-    pub(crate) fn on_digit(&mut self, digit: char, source: &'static str) {
+    fn log_digit(&mut self, digit: char, source: &'static str) {
         info!(source, "digit received");
         self.record.digits.push(LoggedDigit {
             digit,
             source,
             at_ms: self.record.elapsed_ms(),
         });
-        // During a recording, digits are the recorder's (escape digits), not the scenario's.
-        if self.tap.is_recording() {
-            self.tap.on_digit(digit);
+    }
+
+    /// A SIP INFO digit. During a recording, digits are the recorder's (escape digits), not the
+    /// scenario's; the recorder runs on the media worker, which hands back a digit it does not
+    /// want (the recording may have just ended).
+    fn on_info_digit(&mut self, digit: char) {
+        self.log_digit(digit, "info");
+        if self.recording_active {
+            self.media.recorder_digit(digit);
             return;
         }
         self.run
@@ -338,15 +310,7 @@ impl Leg {
             return;
         }
         match result {
-            Ok(prompt) => {
-                let id = self.media.play(prompt.clone());
-                self.playing = Some(CurrentPlayback {
-                    id,
-                    prompt,
-                    loops_left: loop_count.max(1),
-                    then_record: None,
-                });
-            }
+            Ok(prompt) => self.media.play(generation, prompt, loop_count, None),
             Err(reason) => {
                 warn!(%reason, "prompt failed");
                 self.record.notes.push(format!("prompt failed: {reason}"));
@@ -361,7 +325,7 @@ impl Leg {
             Some(CallEvent::Confirmed) => debug!("ACK received"),
             Some(CallEvent::RemoteHangup) => self.caller_gone(HangupBy::Caller, "bye").await,
             Some(CallEvent::Cancelled) => self.caller_gone(HangupBy::Caller, "cancel").await,
-            Some(CallEvent::InfoDigit(digit)) => self.on_digit(digit, "info"),
+            Some(CallEvent::InfoDigit(digit)) => self.on_info_digit(digit),
             Some(CallEvent::Offer { sdp, responder }) => {
                 match ivory_sip::sdp::answer_offer(&sdp, &self.local) {
                     Ok(answer) => {
@@ -372,9 +336,9 @@ impl Leg {
                         if let Some(remote) = answer.media.remote_rtp {
                             self.media.set_remote(remote);
                         }
-                        self.on_hold = !sending;
+                        // The media slot stops checking for RTP silence while not sending (hold).
                         self.media.set_sending(sending);
-                        info!(on_hold = self.on_hold, "re-INVITE answered");
+                        info!(on_hold = !sending, "re-INVITE answered");
                         if let Err(error) = responder.answer(answer.body).await {
                             warn!(%error, "cannot answer a re-INVITE");
                         }
@@ -390,18 +354,13 @@ impl Leg {
         }
     }
 
-    /// The caller (or the dialog) went away: close recordings first so the run learns of them,
-    /// then tell the run.
+    /// The caller (or the dialog) went away: close the media (and its recordings) first so the run
+    /// learns of them, then tell the run.
     async fn caller_gone(&mut self, by: HangupBy, reason: &str) {
-        self.close_recordings().await;
+        self.close_media().await;
         self.run
             .handle_event(Instant::now().into_std(), Event::CallerHungUp);
         self.outcome = Some(CallOutcome::new(by, reason));
-    }
-
-    async fn close_recordings(&mut self) {
-        self.tap.close_all();
-        self.handle_tap_outcomes().await;
     }
 
     pub(crate) async fn end_by_ivory(&mut self, by: HangupBy, reason: &str) {
@@ -451,7 +410,7 @@ impl Leg {
             self.index_recording(&identifier, &file, duration_ms, "call")
                 .await;
         }
-        let stats = self.media.stats();
+        let stats = self.media.final_stats().unwrap_or_default();
         let outcome = self
             .outcome
             .unwrap_or_else(|| CallOutcome::new(HangupBy::System, "error"));

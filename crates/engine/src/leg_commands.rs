@@ -1,6 +1,7 @@
 //! Carrying out a scenario's commands on a leg: prompts, speech, recordings, machine detection, the
 //! Call API; and answering `ActionFailed` at once for what this runtime cannot do yet (dial, capture,
-//! SMS), so the call goes on and the call log says why.
+//! SMS), so the call goes on and the call log says why. Media commands go to the call's media slot
+//! on its worker ([`crate::media_worker`]) and take effect on its next 20 ms tick.
 
 use std::time::Duration;
 
@@ -11,10 +12,11 @@ use tracing::{info, warn};
 
 use crate::call_log::HangupBy;
 use crate::http_client::OutgoingRequest;
-use crate::leg::{Completion, CurrentPlayback, Leg};
+use crate::leg::{Completion, Leg};
+use crate::tap_listeners::RecordingRequest;
 
-/// A `record` whose beep is still playing.
-pub(crate) struct PendingRecording {
+/// What a `record` action asked for.
+struct RecordParameters {
     max_duration: Option<Duration>,
     max_silence: Option<Duration>,
     escape_digits: String,
@@ -90,7 +92,6 @@ impl Leg {
             }
             Command::StopPlayback => {
                 self.generation += 1;
-                self.playing = None;
                 self.media.stop_playback();
             }
             Command::Record {
@@ -100,27 +101,27 @@ impl Leg {
                 max_silence,
                 identifier,
             } => {
-                let pending = PendingRecording {
+                let parameters = RecordParameters {
                     max_duration,
                     max_silence,
                     escape_digits,
                     identifier,
                 };
+                let Some(request) = self.open_recording(parameters) else {
+                    return;
+                };
+                self.recording_active = true;
                 if beep {
+                    // The media worker starts the recording when the beep ends; the run is not
+                    // told of the beep.
                     self.generation += 1;
                     let prompt = Prompt::from_samples(ivory_dsp::tone::beep().into());
-                    let id = self.media.play(prompt.clone());
-                    self.playing = Some(CurrentPlayback {
-                        id,
-                        prompt,
-                        loops_left: 1,
-                        then_record: Some(pending),
-                    });
+                    self.media.play(self.generation, prompt, 1, Some(request));
                 } else {
-                    self.start_recording(pending);
+                    self.media.start_recording(request);
                 }
             }
-            Command::DetectMachine => self.tap.start_detection(),
+            Command::DetectMachine => self.media.detect_machine(),
             Command::HttpRequest {
                 method,
                 url,
@@ -217,39 +218,44 @@ impl Leg {
         });
     }
 
-    pub(crate) fn start_recording(&mut self, pending: PendingRecording) {
+    /// Opens the file of a `record` action (here, so a slow disk never delays a media tick);
+    /// `None` after telling the run it failed.
+    fn open_recording(&mut self, parameters: RecordParameters) -> Option<RecordingRequest> {
         self.recordings_made += 1;
         let call_id = self.call.info().call_id.clone();
         let (file, path) = self
             .engine
             .recordings
             .path_for(&call_id, &self.recordings_made.to_string());
-        let identifier = pending
+        let identifier = parameters
             .identifier
             .filter(|identifier| !identifier.is_empty())
             .unwrap_or_else(|| format!("{call_id}-{}", self.recordings_made));
-        let started = self.tap.start_recording(
+        let opened = RecordingRequest::create(
             identifier,
             file,
-            path,
-            pending.max_duration,
-            pending.max_silence,
-            &pending.escape_digits,
+            &path,
+            parameters.max_duration,
+            parameters.max_silence,
+            &parameters.escape_digits,
         );
-        if let Err(reason) = started {
-            warn!(%reason, "cannot start a recording");
-            self.run.handle_event(
-                Instant::now().into_std(),
-                Event::ActionFailed {
-                    reason: format!("cannot start the recording: {reason}"),
-                },
-            );
+        match opened {
+            Ok(request) => Some(request),
+            Err(reason) => {
+                warn!(%reason, "cannot start a recording");
+                self.run.handle_event(
+                    Instant::now().into_std(),
+                    Event::ActionFailed {
+                        reason: format!("cannot start the recording: {reason}"),
+                    },
+                );
+                None
+            }
         }
     }
 
     fn start_load(&mut self) -> u64 {
         self.generation += 1;
-        self.playing = None;
         self.media.stop_playback();
         self.generation
     }

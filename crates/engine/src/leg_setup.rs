@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ivory_dsp::Codec;
-use ivory_rtp::{MediaConfig, MediaSession, MediaStats, PayloadType, RtpTimestamp, SeqNo, Ssrc};
+use ivory_rtp::{MediaConfig, MediaStats, PayloadType, RtpTimestamp, SeqNo, Ssrc};
 use ivory_scenario::{Run, RunOptions};
 use ivory_sip::sdp::{AudioCodec, LocalMedia, SdpAnswer};
 use ivory_sip::{CallEvent, CallInfo, InboundCall};
@@ -198,11 +198,23 @@ pub(crate) async fn handle_inbound(engine: Arc<Engine>, call: InboundCall) {
             engine.call_log.append(record);
             return;
         }
-        let media = match media_session(&answer) {
-            Ok(media) => media,
+        let media_config = match media_config(&answer) {
+            Ok(config) => config,
             Err(reason) => {
                 record.notes.push(reason);
                 return reject(&call, record, 488, HangupBy::Ivory, "unsupported-media");
+            }
+        };
+        let media = match engine.media.attach(
+            media_config,
+            ports,
+            engine.config.rtp_timeout,
+            tracing::Span::current(),
+        ) {
+            Ok(media) => media,
+            Err(error) => {
+                warn!(%error, "no media worker");
+                return reject(&call, record, 503, HangupBy::System, "error");
             }
         };
         if let Err(error) = call.answer(answer.body.clone()) {
@@ -222,7 +234,7 @@ pub(crate) async fn handle_inbound(engine: Arc<Engine>, call: InboundCall) {
                 ..RunOptions::default()
             },
         );
-        let mut leg = Leg::new(engine.clone(), call, media, run, ports, local, record);
+        let mut leg = Leg::new(engine.clone(), call, media, run, local, record);
         if route.record_calls {
             leg.record_whole_call();
         }
@@ -258,14 +270,15 @@ async fn ring_for(call: &mut InboundCall, duration: std::time::Duration) -> Opti
     }
 }
 
-fn media_session(answer: &SdpAnswer) -> Result<MediaSession, String> {
+/// The media session's settings from the SDP answer and fresh random identifiers.
+fn media_config(answer: &SdpAnswer) -> Result<MediaConfig, String> {
     let media = &answer.media;
     let codec = match media.codec {
         AudioCodec::Pcmu => Codec::Pcmu,
         AudioCodec::Pcma => Codec::Pcma,
     };
     let payload_type = |pt: u8| PayloadType::new(pt).map_err(|e| format!("payload type {pt}: {e}"));
-    let config = MediaConfig {
+    Ok(MediaConfig {
         codec,
         audio_payload_type: payload_type(media.audio_payload_type)?,
         telephone_event_payload_type: media
@@ -277,8 +290,7 @@ fn media_session(answer: &SdpAnswer) -> Result<MediaSession, String> {
         initial_sequence: SeqNo(rand::random()),
         initial_timestamp: RtpTimestamp(rand::random()),
         inband_dtmf: true,
-    };
-    Ok(MediaSession::new(config, std::time::Instant::now()))
+    })
 }
 
 fn implicit_variables(info: &CallInfo, record: &RecordBuilder) -> BTreeMap<String, String> {

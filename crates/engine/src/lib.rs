@@ -12,6 +12,9 @@
 //! 5. ends on BYE from either side, the scenario's end, an RTP timeout or the maximum call duration,
 //!    and appends one line to the [`call_log`].
 //!
+//! The media of every call runs on a few [`media_worker`] threads that tick all their calls every
+//! 20 ms; a leg's task keeps the dialog and the scenario and drives its media through a handle.
+//!
 //! Concurrency is capped by a semaphore (`max_calls`; over it → 503). Out of scope for now: outbound
 //! calls, bridging, recording, HTTP prompts and the Call API (later issues).
 #![forbid(unsafe_code)]
@@ -20,10 +23,11 @@ pub mod call_log;
 pub mod dialer;
 mod error;
 pub mod http_client;
-pub mod outbound_routing;
 mod leg;
 mod leg_commands;
 mod leg_setup;
+pub mod media_worker;
+pub mod outbound_routing;
 pub mod ports;
 pub mod prompts;
 pub mod recordings;
@@ -42,6 +46,7 @@ use tracing::warn;
 
 pub use call_log::{CallLog, CallRecord};
 pub use error::EngineError;
+pub use media_worker::MediaWorkers;
 pub use ports::PortAllocator;
 pub use prompts::{EspeakTts, PromptStore};
 pub use routing::{BusinessHours, NumberRoute, Router};
@@ -85,11 +90,19 @@ pub struct Engine {
     pub recordings: Arc<recordings::RecordingStore>,
     pub http: http_client::HttpClient,
     pub schedules: Arc<ScheduleBook>,
+    /// The threads that carry every call's RTP.
+    pub media: MediaWorkers,
     calls: Arc<Semaphore>,
 }
 
 impl Engine {
+    /// An engine with [`MediaWorkers::default_count`] media workers.
     pub fn new(parts: EngineParts) -> Self {
+        Self::with_media_workers(parts, MediaWorkers::default_count())
+    }
+
+    /// An engine whose calls' media run on `media_workers` threads (at least one).
+    pub fn with_media_workers(parts: EngineParts, media_workers: usize) -> Self {
         let EngineParts {
             config,
             router,
@@ -110,6 +123,7 @@ impl Engine {
             recordings,
             http,
             schedules,
+            media: MediaWorkers::start(media_workers),
             calls,
         }
     }

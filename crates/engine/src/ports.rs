@@ -4,9 +4,12 @@
 //! let a late packet of the last call leak into the next one) and is given back when the
 //! [`PortPair`] is dropped. A port the operating system refuses (in use by another program) is
 //! skipped.
+//!
+//! The sockets are plain non-blocking `std` sockets: a media worker ([`crate::media_worker`]) reads
+//! and writes them on its own thread at every 20 ms tick, without any runtime's readiness events.
 
 use std::collections::BTreeSet;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::{Arc, Mutex};
 
 use crate::EngineError;
@@ -26,11 +29,11 @@ struct PortState {
     in_use: BTreeSet<u16>,
 }
 
-/// Two bound sockets; the ports return to the pool on drop.
+/// Two bound non-blocking sockets; the ports return to the pool on drop.
 #[derive(Debug)]
 pub struct PortPair {
-    pub rtp: tokio::net::UdpSocket,
-    pub rtcp: tokio::net::UdpSocket,
+    pub rtp: UdpSocket,
+    pub rtcp: UdpSocket,
     pub rtp_port: u16,
     allocator: PortAllocator,
 }
@@ -114,14 +117,11 @@ impl PortAllocator {
         }
     }
 
-    fn bind_pair(
-        &self,
-        port: u16,
-    ) -> std::io::Result<(tokio::net::UdpSocket, tokio::net::UdpSocket)> {
-        let bind = |port| -> std::io::Result<tokio::net::UdpSocket> {
-            let socket = std::net::UdpSocket::bind(SocketAddr::new(self.bind_ip, port))?;
+    fn bind_pair(&self, port: u16) -> std::io::Result<(UdpSocket, UdpSocket)> {
+        let bind = |port| -> std::io::Result<UdpSocket> {
+            let socket = UdpSocket::bind(SocketAddr::new(self.bind_ip, port))?;
             socket.set_nonblocking(true)?;
-            tokio::net::UdpSocket::from_std(socket)
+            Ok(socket)
         };
         Ok((bind(port)?, bind(port + 1)?))
     }
@@ -131,8 +131,8 @@ impl PortAllocator {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn pairs_are_even_distinct_and_returned() {
+    #[test]
+    fn pairs_are_even_distinct_and_returned() {
         let allocator =
             PortAllocator::new(IpAddr::from([127, 0, 0, 1]), 41001, 41010).expect("valid range");
         assert_eq!(allocator.capacity(), 4);

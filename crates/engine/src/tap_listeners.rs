@@ -1,11 +1,18 @@
 //! What listens to a call's audio through the media session's recording tap: the `record` action,
 //! answering-machine detection, and the whole-call (stereo) recording.
 //!
-//! The leg drains the tap once per loop turn and hands each 20 ms frame pair here; outcomes (a
-//! recording that stopped, a machine verdict) come back as values for the leg to turn into scenario
-//! events. File writes are small buffered appends (hound's `BufWriter`) on the leg's own task.
+//! The listeners live in the call's media slot on a media worker ([`crate::media_worker`]), next to
+//! the tapped audio: every tick the worker hands each 20 ms frame pair here, without copying it
+//! anywhere else; outcomes (a recording that stopped, a machine verdict) go back to the leg as
+//! notices, which it turns into scenario events.
+//!
+//! Files are opened by the leg, on its own task ([`RecordingRequest::create`],
+//! [`WavFileWriter::create`]), so a slow disk delays a `record` action, never a media tick. What
+//! runs on the worker are small buffered appends (hound's `BufWriter`: about one `write` of 8 KiB
+//! per 0.5 s of mono audio) and the header rewrite when a recording ends; both are cheap next to a
+//! tick, and handing them to another thread would cost a copy and an allocation per frame.
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::Duration;
 
 use ivory_dsp::{
@@ -20,6 +27,45 @@ pub(crate) struct ActiveRecording {
     pub file: String,
     session: RecordingSession,
     writer: Option<WavFileWriter>,
+}
+
+/// A `record` action ready to start: its file is already open.
+pub(crate) struct RecordingRequest {
+    identifier: String,
+    file: String,
+    options: RecordingOptions,
+    writer: WavFileWriter,
+}
+
+impl RecordingRequest {
+    /// Opens the WAV file at `path` (on the caller's thread) for a recording named `identifier`,
+    /// listed as `file`.
+    pub fn create(
+        identifier: String,
+        file: String,
+        path: &Path,
+        max_duration: Option<Duration>,
+        max_silence: Option<Duration>,
+        escape_digits: &str,
+    ) -> Result<Self, String> {
+        let writer =
+            WavFileWriter::create(path, RecordingLayout::Mono).map_err(|e| e.to_string())?;
+        let options = RecordingOptions {
+            // Without a maximum, the caller's hang-up or silence ends it; cap at an hour regardless.
+            max_duration: max_duration.unwrap_or(Duration::from_secs(3600)),
+            max_silence,
+            escape_digits: escape_digits
+                .chars()
+                .filter_map(DtmfDigit::from_char)
+                .collect(),
+        };
+        Ok(Self {
+            identifier,
+            file,
+            options,
+            writer,
+        })
+    }
 }
 
 /// Answering-machine detection in progress.
@@ -68,41 +114,35 @@ impl TapListeners {
         self.recording.is_some()
     }
 
-    /// Starts a `record` action writing to `path`.
-    pub fn start_recording(
-        &mut self,
-        identifier: String,
-        file: String,
-        path: PathBuf,
-        max_duration: Option<Duration>,
-        max_silence: Option<Duration>,
-        escape_digits: &str,
-    ) -> Result<(), String> {
-        let writer =
-            WavFileWriter::create(&path, RecordingLayout::Mono).map_err(|e| e.to_string())?;
-        let options = RecordingOptions {
-            // Without a maximum, the caller's hang-up or silence ends it; cap at an hour regardless.
-            max_duration: max_duration.unwrap_or(Duration::from_secs(3600)),
-            max_silence,
-            escape_digits: escape_digits
-                .chars()
-                .filter_map(DtmfDigit::from_char)
-                .collect(),
-        };
+    /// Starts a `record` action (replacing one in progress, which is closed and reported).
+    pub fn start_recording(&mut self, request: RecordingRequest) {
+        if let Some(recording) = self.recording.as_mut() {
+            recording.session.stop(RecordingStopReason::Stopped);
+            self.collect_stops();
+        }
+        let RecordingRequest {
+            identifier,
+            file,
+            options,
+            writer,
+        } = request;
         self.recording = Some(ActiveRecording {
             identifier,
             file,
             session: RecordingSession::new(&options),
             writer: Some(writer),
         });
-        Ok(())
     }
 
-    /// Starts the whole-call stereo recording (caller left, ivory right).
-    pub fn start_whole_call(&mut self, path: &std::path::Path) -> Result<(), String> {
-        self.whole_call =
-            Some(WavFileWriter::create(path, RecordingLayout::Stereo).map_err(|e| e.to_string())?);
-        Ok(())
+    /// Opens the whole-call stereo recording's file (caller left, ivory right), on the caller's
+    /// thread.
+    pub fn create_whole_call(path: &Path) -> Result<WavFileWriter, String> {
+        WavFileWriter::create(path, RecordingLayout::Stereo).map_err(|e| e.to_string())
+    }
+
+    /// Starts the whole-call recording into a writer from [`Self::create_whole_call`].
+    pub fn start_whole_call(&mut self, writer: WavFileWriter) {
+        self.whole_call = Some(writer);
     }
 
     /// Starts answering-machine detection.
@@ -185,9 +225,9 @@ impl TapListeners {
         }
     }
 
-    /// Takes the outcomes gathered so far.
-    pub fn drain_outcomes(&mut self) -> Vec<TapOutcome> {
-        std::mem::take(&mut self.outcomes)
+    /// Takes the outcomes gathered so far, oldest first (no allocation when there are none).
+    pub fn drain_outcomes(&mut self) -> std::vec::Drain<'_, TapOutcome> {
+        self.outcomes.drain(..)
     }
 
     fn collect_stops(&mut self) {
@@ -223,23 +263,23 @@ mod tests {
         std::fs::create_dir_all(&dir).expect("dir");
         let path = dir.join("r.wav");
         let mut listeners = TapListeners::default();
-        listeners
-            .start_recording(
-                "id1".into(),
-                "r.wav".into(),
-                path.clone(),
-                Some(Duration::from_secs(10)),
-                None,
-                "#",
-            )
-            .expect("start");
+        let request = RecordingRequest::create(
+            "id1".into(),
+            "r.wav".into(),
+            &path,
+            Some(Duration::from_secs(10)),
+            None,
+            "#",
+        )
+        .expect("start");
+        listeners.start_recording(request);
         let tone = ivory_dsp::tone::sine(440.0, 20, -10.0);
         for _ in 0..50 {
             listeners.on_frame(&tone, &[0; 160]);
         }
         assert!(!listeners.on_digit('1'), "1 is not an escape digit");
         assert!(listeners.on_digit('#'));
-        let outcomes = listeners.drain_outcomes();
+        let outcomes: Vec<_> = listeners.drain_outcomes().collect();
         assert_eq!(outcomes.len(), 1, "{outcomes:?}");
         match &outcomes[0] {
             TapOutcome::RecordingStopped {
@@ -264,15 +304,15 @@ mod tests {
         std::fs::create_dir_all(&dir).expect("dir");
         let path = dir.join("h.wav");
         let mut listeners = TapListeners::default();
-        listeners
-            .start_recording("h".into(), "h.wav".into(), path.clone(), None, None, "")
+        let request = RecordingRequest::create("h".into(), "h.wav".into(), &path, None, None, "")
             .expect("start");
+        listeners.start_recording(request);
         let tone = ivory_dsp::tone::sine(300.0, 20, -10.0);
         for _ in 0..25 {
             listeners.on_frame(&tone, &[0; 160]);
         }
         listeners.close_all();
-        let outcomes = listeners.drain_outcomes();
+        let outcomes: Vec<_> = listeners.drain_outcomes().collect();
         assert!(
             matches!(
                 &outcomes[..],

@@ -1,0 +1,69 @@
+//! The pool on real threads: calls spread over workers, a prompt's end comes back, close answers.
+
+use std::net::{IpAddr, UdpSocket};
+use std::sync::Arc;
+
+use ivory_dsp::{Codec, FRAME_SAMPLES};
+use ivory_rtp::{PayloadType, Prompt, RtpTimestamp, SeqNo, Ssrc};
+
+use super::*;
+use crate::ports::PortAllocator;
+
+fn config(remote: std::net::SocketAddr) -> MediaConfig {
+    MediaConfig {
+        codec: Codec::Pcma,
+        audio_payload_type: PayloadType::new(8).expect("valid"),
+        telephone_event_payload_type: None,
+        remote: Some(remote),
+        ssrc: Ssrc(9),
+        initial_sequence: SeqNo(1),
+        initial_timestamp: RtpTimestamp(0),
+        inband_dtmf: false,
+    }
+}
+
+#[tokio::test]
+async fn calls_go_to_the_least_loaded_worker_and_their_prompts_end() {
+    let peer = UdpSocket::bind("127.0.0.1:0").expect("peer socket");
+    let remote = peer.local_addr().expect("bound");
+    let allocator =
+        PortAllocator::new(IpAddr::from([127, 0, 0, 1]), 47_900, 47_919).expect("valid range");
+    let workers = MediaWorkers::start(2);
+    assert_eq!(workers.len(), 2);
+    let attach = || {
+        workers
+            .attach(
+                config(remote),
+                allocator.allocate().expect("free ports"),
+                Duration::from_secs(30),
+                Span::none(),
+            )
+            .expect("a worker")
+    };
+    let mut first = attach();
+    let second = attach();
+    assert_eq!(workers.loads(), vec![1, 1]);
+
+    let prompt = Prompt::from_samples(Arc::from(vec![500i16; 3 * FRAME_SAMPLES]));
+    first.play(4, prompt, 1, None);
+    let notice = tokio::time::timeout(Duration::from_secs(10), first.next_notice())
+        .await
+        .expect("a notice before the hang guard");
+    assert!(
+        matches!(
+            notice,
+            Some(MediaNotice::PlaybackFinished { generation: 4 })
+        ),
+        "{notice:?}"
+    );
+
+    first.request_close();
+    let after_close = tokio::time::timeout(Duration::from_secs(10), first.next_notice())
+        .await
+        .expect("closed before the hang guard");
+    assert!(after_close.is_none());
+    let stats = first.final_stats().expect("closed");
+    assert!(stats.packets_out >= 4, "{stats:?}");
+    assert!(first.is_closed());
+    drop(second);
+}
