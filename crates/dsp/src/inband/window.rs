@@ -91,7 +91,27 @@ pub(crate) struct Measurement {
     pub window_power: f32,
 }
 
+/// Window power below which no digit is possible: -43 dBm0, 3 dB under one tone at the -40 dBm0
+/// per-tone minimum (10^(-43/10) = 5.0119e-5).
+const SILENCE_POWER: f32 = (crate::tone::DBM0_REFERENCE_POWER * 5.011_872_3e-5) as f32;
+
 impl Measurement {
+    /// A window too quiet to analyse: no tone, no phase reference.
+    fn silent(window_power: f32) -> Self {
+        Measurement {
+            row: 0,
+            column: 0,
+            low_power: 0.0,
+            high_power: 0.0,
+            low_runner_up: 0.0,
+            high_runner_up: 0.0,
+            low_deviation: None,
+            high_deviation: None,
+            energy_share: 0.0,
+            window_power,
+        }
+    }
+
     /// The measured frequency of the strongest low-group tone.
     pub(crate) fn low_frequency_hz(&self) -> Option<f32> {
         self.low_deviation
@@ -209,6 +229,15 @@ impl ToneBank {
         let weighted_energy: f32 = self.weighted.iter().map(|x| x * x).sum();
         // Mean power of the input as the window sees it.
         let window_power = weighted_energy / self.window_square_sum;
+        // A window this quiet cannot hold two tones at the per-tone minimum (the tones' power is
+        // part of the window's), so the eight filters are skipped: silence and quiet noise, most
+        // of a call, cost one sum of squares. The next window then has no phase reference and
+        // cannot count as a hit, which only matters at a tone's onset, where the window before
+        // it already carries part of the tone and is well above this level.
+        if window_power < SILENCE_POWER {
+            self.has_previous = false;
+            return Measurement::silent(window_power);
+        }
 
         let mut outputs = [(0.0f32, 0.0f32); 8];
         let mut powers = [0.0f32; 8];
