@@ -56,6 +56,16 @@ async fn call_2000(server: &Server, ua: &mut TestUa, peer: &RtpPeer) -> Call {
     call
 }
 
+/// Waits for ivory's BYE (answering it) and returns the call's call-log line.
+async fn ended_by_ivory(server: &Server, ua: &mut TestUa, call: &Call) -> serde_json::Value {
+    assert!(
+        ua.wait_for_bye(call, CALL_TIMEOUT).await.is_some(),
+        "ivory did not hang up\n{}",
+        server.stderr_tail()
+    );
+    server.single_call(SHORT_TIMEOUT).await
+}
+
 /// An HTTP server that answers every request with `body` and reports the first request's text.
 async fn http_server(body: &'static str) -> (u16, tokio::task::JoinHandle<String>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -94,12 +104,7 @@ async fn call_api_answer_drives_the_scenario() {
     let mut ua = TestUa::connect(Transport::Udp, server.sip_udp).await;
     let peer = RtpPeer::bind().await;
     let call = call_2000(&server, &mut ua, &peer).await;
-    assert!(
-        ua.wait_for_bye(&call, CALL_TIMEOUT).await.is_some(),
-        "{}",
-        server.stderr_tail()
-    );
-    let logged = server.single_call(SHORT_TIMEOUT).await;
+    let logged = ended_by_ivory(&server, &mut ua, &call).await;
     assert_eq!(field(&logged, "variables.route"), "vip-Ada", "{logged:#}");
     assert_eq!(
         field(&logged, "variables.__apiResponseStatusCode"),
@@ -129,12 +134,7 @@ async fn call_api_server_down_takes_the_failure_path() {
     let mut ua = TestUa::connect(Transport::Udp, server.sip_udp).await;
     let peer = RtpPeer::bind().await;
     let call = call_2000(&server, &mut ua, &peer).await;
-    assert!(
-        ua.wait_for_bye(&call, CALL_TIMEOUT).await.is_some(),
-        "{}",
-        server.stderr_tail()
-    );
-    let logged = server.single_call(SHORT_TIMEOUT).await;
+    let logged = ended_by_ivory(&server, &mut ua, &call).await;
     assert_eq!(field(&logged, "variables.outcome"), "down", "{logged:#}");
 }
 
@@ -179,12 +179,7 @@ async fn record_writes_a_playable_wav_of_the_right_length_and_plays_it_back() {
     peer.flush().await;
     peer.press('#', EventOptions::default());
     peer.flush().await;
-    assert!(
-        ua.wait_for_bye(&call, CALL_TIMEOUT).await.is_some(),
-        "{}",
-        server.stderr_tail()
-    );
-    let logged = server.single_call(SHORT_TIMEOUT).await;
+    let logged = ended_by_ivory(&server, &mut ua, &call).await;
     let files = field(&logged, "recordings")
         .as_array()
         .cloned()
@@ -242,12 +237,7 @@ async fn sip_info_digits_are_collected() {
             .await;
         assert_eq!(response.status(), Some(200), "INFO with {digit}");
     }
-    assert!(
-        ua.wait_for_bye(&call, CALL_TIMEOUT).await.is_some(),
-        "{}",
-        server.stderr_tail()
-    );
-    let logged = server.single_call(SHORT_TIMEOUT).await;
+    let logged = ended_by_ivory(&server, &mut ua, &call).await;
     assert_eq!(field(&logged, "variables.code"), "42", "{logged:#}");
     assert_eq!(
         digits(&logged),
@@ -314,12 +304,7 @@ async fn infobip_example_runs_with_speech_and_a_failed_dial() {
     sleep(Duration::from_millis(3500)).await;
     peer.press('0', EventOptions::default());
     peer.flush().await;
-    assert!(
-        ua.wait_for_bye(&call, CALL_TIMEOUT).await.is_some(),
-        "{}",
-        server.stderr_tail()
-    );
-    let logged = server.single_call(SHORT_TIMEOUT).await;
+    let logged = ended_by_ivory(&server, &mut ua, &call).await;
     assert_eq!(field(&logged, "variables.choice"), "0", "{logged:#}");
     assert_eq!(
         field(&logged, "variables.choice_Meaning"),
