@@ -83,6 +83,8 @@
 //! - Recording: with [`MediaSession::set_tap`] on, every tick leaves the caller's played-out
 //!   frame and ivory's frame for [`MediaSession::poll_tapped_frame`] (a fixed ring of
 //!   [`TAP_FRAMES`] ticks, no allocation); a driver drains it into a WAV writer.
+//! - Bridging: frames given to [`MediaSession::push_live_frame`] (the other leg's audio) are
+//!   sent on ticks that play no prompt and send no digit, in place of silence ([`live`]).
 //!
 //! Out of scope: RTCP generation, codecs other than G.711, SRTP, RFC 2198 redundancy.
 #![forbid(unsafe_code)]
@@ -92,6 +94,7 @@ mod error;
 mod ids;
 pub mod jitter_buffer;
 mod latching;
+pub mod live;
 mod pacing;
 pub mod packet;
 mod playback;
@@ -105,6 +108,7 @@ mod test_support;
 pub use error::RtpError;
 pub use ids::{PayloadType, RtpTimestamp, SeqNo, Ssrc};
 pub use latching::RELATCH_PACKETS;
+pub use live::{Frame, FrameRing, LIVE_FRAMES};
 pub use pacing::{FRAME_DURATION, MAX_BURST};
 pub use playback::{PlaybackId, Prompt};
 pub use session::{

@@ -63,6 +63,8 @@ pub(crate) enum FrameAudio {
     Prompt { prompt: Prompt, index: usize },
     /// An RFC 4733 event packet in place of audio (sent with the telephone-event payload type).
     Event(crate::telephone_event::TelephoneEventPayload),
+    /// A frame of live audio (the other leg of a bridge).
+    Live(crate::live::Frame),
 }
 
 /// The playback cursor. A prompt's frames go out on consecutive ticks; the tick after its last

@@ -9,6 +9,7 @@ use ivory_dsp::{Codec, DtmfDigit, FRAME_SAMPLES, InbandDtmfDetector};
 
 use crate::jitter_buffer::JitterBuffer;
 use crate::latching::RemoteLatch;
+use crate::live::{Frame, FrameRing};
 use crate::pacing::{PendingFrame, TickClock, TransmitQueue};
 use crate::packet::{Datagram, RTP_HEADER_LEN, RtpHeader, RtpPacket};
 use crate::playback::{FrameAudio, Playback};
@@ -127,6 +128,8 @@ pub struct MediaSession<D = InbandDtmfDetector> {
     tap_ivory: [i16; FRAME_SAMPLES],
     digit_sender: TelephoneEventSender,
     tap: Tap,
+    /// Frames of the other leg of a bridge, sent in place of silence.
+    live: FrameRing,
 }
 
 impl<D> std::fmt::Debug for MediaSession<D> {
@@ -186,6 +189,7 @@ impl<D: DigitDetector> MediaSession<D> {
             tap_ivory: [0; FRAME_SAMPLES],
             digit_sender: TelephoneEventSender::default(),
             tap: Tap::default(),
+            live: FrameRing::default(),
         }
     }
 
@@ -272,6 +276,7 @@ impl<D: DigitDetector> MediaSession<D> {
                 self.codec.encode(samples, audio);
                 padding.fill(self.silence_byte);
             }
+            FrameAudio::Live(samples) => self.codec.encode(samples, payload),
             FrameAudio::Event(event) => {
                 // `payload` has 160 bytes; the block needs 4.
                 let length = event.write(payload).ok()?;
@@ -335,6 +340,23 @@ impl<D: DigitDetector> MediaSession<D> {
     /// Drops digits not yet sent and the one being sent (without its end packets).
     pub fn cancel_digits(&mut self) {
         self.digit_sender.clear();
+    }
+
+    /// Queues a frame of live audio (the other leg of a bridge): each tick that plays no prompt
+    /// takes the oldest waiting frame and sends it instead of silence. At most
+    /// [`crate::LIVE_FRAMES`] wait; a push beyond that drops the oldest. Push one frame per tick.
+    pub fn push_live_frame(&mut self, frame: &Frame) {
+        self.live.push(frame);
+    }
+
+    /// Forgets live frames not yet sent (the bridge ended).
+    pub fn clear_live_frames(&mut self) {
+        self.live.clear();
+    }
+
+    /// Live frames dropped because more arrived than ticks took.
+    pub fn live_frames_dropped(&self) -> u64 {
+        self.live.dropped()
     }
 
     /// Turns the recording tap on or off (off empties it). While on, every 20 ms tick leaves
@@ -433,7 +455,13 @@ impl<D: DigitDetector> MediaSession<D> {
     }
 
     fn tick(&mut self, index: u64) {
-        let (audio, finished) = self.playback.tick();
+        let (mut audio, finished) = self.playback.tick();
+        if matches!(audio, FrameAudio::Silence) {
+            let mut frame = [0; FRAME_SAMPLES];
+            if self.live.pop_into(&mut frame) {
+                audio = FrameAudio::Live(frame);
+            }
+        }
         if let Some(id) = finished {
             self.events.push_back(MediaEvent::PlaybackFinished { id });
         }
@@ -445,6 +473,7 @@ impl<D: DigitDetector> MediaSession<D> {
                 (FrameAudio::Prompt { prompt, index }, None) if transmitting => {
                     prompt.frame(*index)
                 }
+                (FrameAudio::Live(samples), None) if transmitting => samples,
                 _ => &[],
             };
             self.tap_ivory.fill(0);

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::*;
 
+mod live;
 mod receive;
 mod send_and_tap;
 mod transmit;
