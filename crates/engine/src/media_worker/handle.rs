@@ -14,6 +14,7 @@ use ivory_dsp::{DtmfDigit, WavFileWriter};
 use ivory_rtp::{MediaStats, Prompt};
 use tokio::sync::mpsc::UnboundedReceiver;
 
+use super::bridge::BridgeEnd;
 use crate::tap_listeners::{RecordingRequest, TapOutcome};
 
 /// What a leg asks of its media slot.
@@ -44,6 +45,11 @@ pub(crate) enum MediaCommand {
         digit: DtmfDigit,
         duration: Duration,
     },
+    /// Sends what the other leg hears and hears for it ([`super::bridge`]); replaces a bridge in
+    /// place. Prompts still win over the bridged audio while they play.
+    Bridge(BridgeEnd),
+    /// Ends the bridge: silence (or prompts) again.
+    Unbridge,
     /// Closes recordings, reports them, then [`MediaNotice::Closed`]; the slot is gone after it.
     Close,
 }
@@ -78,6 +84,8 @@ pub(crate) enum MediaNotice {
 pub(crate) struct MediaHandle {
     commands: mpsc::Sender<MediaCommand>,
     notices: UnboundedReceiver<MediaNotice>,
+    /// The worker the slot runs on (a bridged leg is put beside it).
+    worker: usize,
     /// Set once the slot answered [`MediaCommand::Close`] or vanished.
     final_stats: Option<MediaStats>,
 }
@@ -86,10 +94,12 @@ impl MediaHandle {
     pub(crate) fn new(
         commands: mpsc::Sender<MediaCommand>,
         notices: UnboundedReceiver<MediaNotice>,
+        worker: usize,
     ) -> Self {
         Self {
             commands,
             notices,
+            worker,
             final_stats: None,
         }
     }
@@ -143,7 +153,19 @@ impl MediaHandle {
         self.send(MediaCommand::RecorderDigit(digit));
     }
 
-    #[expect(dead_code, reason = "for dialling and bridging, which refuse for now")]
+    pub(crate) fn bridge(&self, end: BridgeEnd) {
+        self.send(MediaCommand::Bridge(end));
+    }
+
+    pub(crate) fn unbridge(&self) {
+        self.send(MediaCommand::Unbridge);
+    }
+
+    /// The worker the slot runs on.
+    pub(crate) fn worker(&self) -> usize {
+        self.worker
+    }
+
     pub(crate) fn send_digit(&self, digit: DtmfDigit, duration: Duration) {
         self.send(MediaCommand::SendDigit { digit, duration });
     }

@@ -51,6 +51,7 @@
 //! Out of scope: batched socket calls (recvmmsg/sendmmsg need `unsafe` or a new dependency),
 //! moving a call between workers, real-time thread priority.
 
+mod bridge;
 mod handle;
 mod slot;
 mod worker;
@@ -63,6 +64,7 @@ use std::time::Duration;
 use ivory_rtp::MediaConfig;
 use tracing::{Span, warn};
 
+pub(crate) use bridge::BridgeEnd;
 pub(crate) use handle::{MediaHandle, MediaNotice};
 
 use crate::ports::PortPair;
@@ -145,6 +147,19 @@ impl MediaWorkers {
         rtp_timeout: Duration,
         span: Span,
     ) -> Result<MediaHandle, AttachError> {
+        self.attach_near(None, config, ports, rtp_timeout, span)
+    }
+
+    /// As [`Self::attach`], but on worker `near` when it runs (the other leg of a bridge, so both
+    /// slots tick on one clock; see [`bridge`]).
+    pub(crate) fn attach_near(
+        &self,
+        near: Option<usize>,
+        config: MediaConfig,
+        ports: PortPair,
+        rtp_timeout: Duration,
+        span: Span,
+    ) -> Result<MediaHandle, AttachError> {
         let (commands, command_receiver) = mpsc::channel();
         let (notice_sender, notices) = tokio::sync::mpsc::unbounded_channel();
         let mut new = NewSlot {
@@ -155,12 +170,14 @@ impl MediaWorkers {
             rtp_timeout,
             span,
         };
-        let mut order: Vec<&WorkerLink> = self.workers.iter().collect();
-        order.sort_by_key(|worker| worker.load.load(Ordering::Relaxed));
-        for worker in order {
+        let mut order: Vec<(usize, &WorkerLink)> = self.workers.iter().enumerate().collect();
+        order.sort_by_key(|(index, worker)| {
+            (Some(*index) != near, worker.load.load(Ordering::Relaxed))
+        });
+        for (index, worker) in order {
             worker.load.fetch_add(1, Ordering::Relaxed);
             match worker.control.send(new) {
-                Ok(()) => return Ok(MediaHandle::new(commands, notices)),
+                Ok(()) => return Ok(MediaHandle::new(commands, notices, index)),
                 Err(mpsc::SendError(returned)) => {
                     // That worker's thread is gone (it cannot be, short of a bug): try another.
                     worker.load.fetch_sub(1, Ordering::Relaxed);

@@ -24,6 +24,7 @@ use ivory_rtp::{
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{Span, debug};
 
+use super::bridge::BridgeEnd;
 use super::handle::{MediaCommand, MediaNotice};
 use crate::ports::PortPair;
 use crate::tap_listeners::{RecordingRequest, TapListeners};
@@ -34,6 +35,8 @@ const MAX_READS_PER_TICK: usize = 32;
 /// RTCP is read (and dropped) every this many ticks: peers send a report every few seconds, and the
 /// socket's buffer holds far more, so there is no need for a receive call per tick.
 const RTCP_DRAIN_TICKS: u64 = 25;
+/// Level of a digit sent as a tone (ITU-T Q.23 asks for -4 to -15 dBm0 per frequency).
+const DIGIT_TONE_DBM0: f32 = -10.0;
 /// RTP silence is checked every this many ticks (once a second).
 const TIMEOUT_CHECK_TICKS: u64 = 50;
 
@@ -105,6 +108,7 @@ pub(crate) struct MediaSlot {
     notices: UnboundedSender<MediaNotice>,
     tap: TapListeners,
     playing: Option<SlotPlayback>,
+    bridge: Option<BridgeEnd>,
     held: HeldPackets,
     rtp_timeout: Duration,
     attached_at: Instant,
@@ -135,6 +139,7 @@ impl MediaSlot {
             notices,
             tap: TapListeners::default(),
             playing: None,
+            bridge: None,
             held: HeldPackets::default(),
             rtp_timeout,
             attached_at: tick_time,
@@ -174,6 +179,10 @@ impl MediaSlot {
             return SlotState::Closed;
         }
         self.receive(now, scratch);
+        if let Some(bridge) = &self.bridge {
+            let session = &mut self.session;
+            bridge.take_frames_to_send(|frame| session.push_live_frame(frame));
+        }
         self.session.handle_timeout(now);
         self.hold_transmits();
         self.feed_tap(scratch);
@@ -253,15 +262,33 @@ impl MediaSlot {
                     self.notify(MediaNotice::RecorderDeclined(digit));
                 }
             }
-            MediaCommand::SendDigit { digit, duration } => {
-                if let Err(error) = self.session.send_digit(digit, duration) {
-                    self.notify(MediaNotice::DigitNotSent {
-                        reason: error.to_string(),
-                    });
-                }
+            MediaCommand::SendDigit { digit, duration } => self.send_digit(digit, duration),
+            MediaCommand::Bridge(end) => self.bridge = Some(end),
+            MediaCommand::Unbridge => {
+                self.bridge = None;
+                self.session.clear_live_frames();
             }
             MediaCommand::Close => {}
         }
+    }
+
+    /// Sends a digit as RFC 4733 events; to a leg that negotiated none, as a tone in the audio
+    /// (when no prompt of the leg's plays, which the tone would cut short).
+    fn send_digit(&mut self, digit: ivory_dsp::DtmfDigit, duration: Duration) {
+        let Err(error) = self.session.send_digit(digit, duration) else {
+            return;
+        };
+        if matches!(error, ivory_rtp::RtpError::TelephoneEventNotNegotiated)
+            && self.playing.is_none()
+        {
+            let millis = u32::try_from(duration.as_millis()).unwrap_or(u32::MAX);
+            let tone = ivory_dsp::tone::dtmf(digit, millis.clamp(40, 1000), DIGIT_TONE_DBM0);
+            self.session.play(Prompt::from_samples(tone.into()));
+            return;
+        }
+        self.notify(MediaNotice::DigitNotSent {
+            reason: error.to_string(),
+        });
     }
 
     /// Forgets the current prompt; a beep's pending recording is dropped and the leg told.
@@ -298,9 +325,11 @@ impl MediaSlot {
         }
     }
 
-    /// Hands the tapped frames to the listeners; the tap is on only while one listens.
+    /// Hands the tapped frames to the listeners and the bridge; the tap is on only while one of
+    /// them listens.
     fn feed_tap(&mut self, scratch: &mut Scratch) {
-        let wants = self.tap.wants_audio();
+        let listeners = self.tap.wants_audio();
+        let wants = listeners || self.bridge.is_some();
         self.session.set_tap(wants);
         if !wants {
             return;
@@ -311,7 +340,12 @@ impl MediaSlot {
                 .session
                 .poll_tapped_frame(&mut scratch.caller, &mut scratch.ivory)
             {
-                self.tap.on_frame(&scratch.caller, &scratch.ivory);
+                if let Some(bridge) = &self.bridge {
+                    bridge.hear(&scratch.caller);
+                }
+                if listeners {
+                    self.tap.on_frame(&scratch.caller, &scratch.ivory);
+                }
             }
         }
         self.forward_tap_outcomes();
@@ -414,4 +448,7 @@ fn drain_socket(
 
 #[cfg(test)]
 #[path = "slot_tests.rs"]
-mod tests;
+mod slot_tests;
+#[cfg(test)]
+#[path = "bridge_tests.rs"]
+mod bridge_tests;

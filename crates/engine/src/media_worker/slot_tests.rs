@@ -23,18 +23,22 @@ fn ports() -> PortPair {
         .expect("free ports")
 }
 
-struct Harness {
+pub(super) struct Harness {
     slot: MediaSlot,
-    handle: MediaHandle,
-    peer: UdpSocket,
-    slot_address: SocketAddr,
+    pub(super) handle: MediaHandle,
+    pub(super) peer: UdpSocket,
+    pub(super) slot_address: SocketAddr,
     start: Instant,
     ticks: u32,
     scratch: Scratch,
 }
 
 impl Harness {
-    fn new(rtp_timeout: Duration) -> Self {
+    pub(super) fn new(rtp_timeout: Duration) -> Self {
+        Self::with_codec(rtp_timeout, Codec::Pcmu, true)
+    }
+
+    pub(super) fn with_codec(rtp_timeout: Duration, codec: Codec, telephone_events: bool) -> Self {
         let peer = UdpSocket::bind("127.0.0.1:0").expect("peer socket");
         peer.set_nonblocking(true).expect("non-blocking");
         let ports = ports();
@@ -42,9 +46,14 @@ impl Harness {
         let (commands, command_receiver) = std::sync::mpsc::channel();
         let (notices, notice_receiver) = tokio::sync::mpsc::unbounded_channel();
         let config = MediaConfig {
-            codec: Codec::Pcmu,
-            audio_payload_type: PayloadType::new(0).expect("valid"),
-            telephone_event_payload_type: Some(PayloadType::new(101).expect("valid")),
+            codec,
+            audio_payload_type: PayloadType::new(match codec {
+                Codec::Pcmu => 0,
+                Codec::Pcma => 8,
+            })
+            .expect("valid"),
+            telephone_event_payload_type: telephone_events
+                .then(|| PayloadType::new(101).expect("valid")),
             remote: Some(peer.local_addr().expect("bound")),
             ssrc: Ssrc(1),
             initial_sequence: SeqNo(1),
@@ -65,7 +74,7 @@ impl Harness {
         );
         Self {
             slot,
-            handle: MediaHandle::new(commands, notice_receiver),
+            handle: MediaHandle::new(commands, notice_receiver, 0),
             peer,
             slot_address,
             start,
@@ -75,7 +84,7 @@ impl Harness {
     }
 
     /// Runs the next tick, on time, as a worker does: the last tick's packets go first.
-    fn tick(&mut self) -> SlotState {
+    pub(super) fn tick(&mut self) -> SlotState {
         let now = self.start + FRAME_DURATION * self.ticks;
         self.ticks += 1;
         self.slot.send_held();
@@ -87,7 +96,7 @@ impl Harness {
         std::iter::from_fn(|| self.peer.recv_from(&mut buffer).ok()).count()
     }
 
-    fn notices(&mut self) -> Vec<MediaNotice> {
+    pub(super) fn notices(&mut self) -> Vec<MediaNotice> {
         std::iter::from_fn(|| self.handle.try_notice()).collect()
     }
 
