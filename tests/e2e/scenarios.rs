@@ -7,19 +7,13 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::sleep;
 
-use crate::support::audio::{Codec, tones};
+use crate::SHORT_TIMEOUT;
+use crate::support::audio::tones;
 use crate::support::rtp_peer::{EventOptions, RtpPeer};
+use crate::support::scenario_call::{call_2000, ended_by_ivory, scenario_file};
 use crate::support::sdp::Offer;
-use crate::support::test_ua::{Call, TestUa, Transport};
+use crate::support::test_ua::{TestUa, Transport};
 use crate::support::{NumberEntry, Server, ServerOptions, digits, field};
-use crate::{CALL_TIMEOUT, SHORT_TIMEOUT};
-
-/// Writes a scenario file for one test and returns its path.
-fn scenario_file(name: &str, json: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!("ivory-e2e-{name}-{}.json", std::process::id()));
-    std::fs::write(&path, json).expect("write the test scenario");
-    path
-}
 
 async fn server_with(label: &str, scenario: PathBuf) -> Server {
     Server::start_with(
@@ -31,39 +25,10 @@ async fn server_with(label: &str, scenario: PathBuf) -> Server {
                 answer_after_ms: 0,
             }],
             max_calls: None,
+            extra_config: String::new(),
         },
     )
     .await
-}
-
-/// Places a call to 2000 with media flowing from `peer`.
-async fn call_2000(server: &Server, ua: &mut TestUa, peer: &RtpPeer) -> Call {
-    let sdp = Offer::new(peer.port()).render();
-    let call = ua
-        .call("2000", &sdp, SHORT_TIMEOUT)
-        .await
-        .unwrap_or_else(|r| panic!("not answered: {}\n{}", r.start_line, server.stderr_tail()));
-    let codec = call
-        .answer
-        .first_g711()
-        .and_then(Codec::from_payload_type)
-        .expect("a G.711 answer");
-    peer.start(
-        call.answer.rtp_address(),
-        codec,
-        call.answer.payload_type_of("telephone-event"),
-    );
-    call
-}
-
-/// Waits for ivory's BYE (answering it) and returns the call's call-log line.
-async fn ended_by_ivory(server: &Server, ua: &mut TestUa, call: &Call) -> serde_json::Value {
-    assert!(
-        ua.wait_for_bye(call, CALL_TIMEOUT).await.is_some(),
-        "ivory did not hang up\n{}",
-        server.stderr_tail()
-    );
-    server.single_call(SHORT_TIMEOUT).await
 }
 
 /// An HTTP server that answers every request with `body` and reports the first request's text.
@@ -340,6 +305,7 @@ async fn calls_over_max_calls_get_503_and_a_log_line() {
                 answer_after_ms: 0,
             }],
             max_calls: Some(1),
+            extra_config: String::new(),
         },
     )
     .await;

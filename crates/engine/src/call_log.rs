@@ -72,6 +72,25 @@ pub struct CallRecord {
     /// Recording files (in the recordings directory) made during the call.
     pub recordings: Vec<String>,
     pub rtp: RtpSummary,
+    /// The legs this call dialled (`dial`, `dialToMany`), in the order they were called.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub legs: Vec<DialedLeg>,
+}
+
+/// One leg a call dialled out.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DialedLeg {
+    /// The dial string (`user:alice`, a number, a `sip:` URI).
+    pub target: String,
+    pub call_id: String,
+    /// Its final SIP status (200 once answered); null when abandoned before one came.
+    pub status: Option<u16>,
+    pub answered: bool,
+    /// How long it was bridged with the caller.
+    pub connected_ms: u64,
+    /// Its RTP counters: `packets_in` is what the callee sent, `packets_out` what it was sent.
+    pub rtp: RtpSummary,
 }
 
 /// Where legs send finished records.

@@ -106,9 +106,14 @@ impl Leg {
         }
     }
 
+    /// When the call must end at the latest (`calls.max_duration_seconds` after the answer).
+    pub(crate) fn max_end(&self) -> Instant {
+        self.answered_at + self.engine.config.max_call_duration
+    }
+
     /// Runs the call to its end and writes its call-log line.
     pub(crate) async fn run(mut self) {
-        let max_end = self.answered_at + self.engine.config.max_call_duration;
+        let max_end = self.max_end();
         loop {
             self.pump().await;
             if self.outcome.is_some() {
@@ -151,7 +156,7 @@ impl Leg {
         }
     }
 
-    async fn on_media_notice(&mut self, notice: Option<MediaNotice>) {
+    pub(crate) async fn on_media_notice(&mut self, notice: Option<MediaNotice>) {
         let now = Instant::now().into_std();
         match notice {
             Some(MediaNotice::Digit {
@@ -267,7 +272,7 @@ impl Leg {
         }
     }
 
-    fn log_digit(&mut self, digit: char, source: &'static str) {
+    pub(crate) fn log_digit(&mut self, digit: char, source: &'static str) {
         info!(source, "digit received");
         self.record.digits.push(LoggedDigit {
             digit,
@@ -320,7 +325,7 @@ impl Leg {
         }
     }
 
-    async fn on_call_event(&mut self, event: Option<CallEvent>) {
+    pub(crate) async fn on_call_event(&mut self, event: Option<CallEvent>) {
         match event {
             Some(CallEvent::Confirmed) => debug!("ACK received"),
             Some(CallEvent::RemoteHangup) => self.caller_gone(HangupBy::Caller, "bye").await,

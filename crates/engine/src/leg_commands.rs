@@ -1,6 +1,6 @@
 //! Carrying out a scenario's commands on a leg: prompts, speech, recordings, machine detection, the
-//! Call API; and answering `ActionFailed` at once for what this runtime cannot do yet (dial, capture,
-//! SMS), so the call goes on and the call log says why. Media commands go to the call's media slot
+//! Call API, dialling out ([`crate::dial`]); and answering `ActionFailed` at once for what this
+//! runtime cannot do yet (capture, SMS), so the call goes on and the call log says why. Media commands go to the call's media slot
 //! on its worker ([`crate::media_worker`]) and take effect on its next 20 ms tick.
 
 use std::time::Duration;
@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use crate::call_log::HangupBy;
+use crate::dial::DialRequest;
 use crate::http_client::OutgoingRequest;
 use crate::leg::{Completion, Leg};
 use crate::tap_listeners::RecordingRequest;
@@ -145,6 +146,22 @@ impl Leg {
                 self.record.notes.push(note);
             }
             Command::StopCapture => {}
+            Command::Dial {
+                destinations,
+                parallel,
+                sender_id,
+                ring_timeout,
+                max_call_duration,
+            } => {
+                self.dial(DialRequest {
+                    destinations,
+                    parallel,
+                    sender_id,
+                    ring_timeout,
+                    max_call_duration,
+                })
+                .await;
+            }
             other => self.refuse(&other),
         }
     }
@@ -170,20 +187,25 @@ impl Leg {
     /// Answers `ActionFailed` for a command this runtime cannot carry out (yet).
     fn refuse(&mut self, command: &Command) {
         let reason = match command {
-            Command::Dial { .. } => "dialling out is not available in this version",
+            Command::Dial { .. } => "the caller has hung up: nobody to connect",
             Command::Capture { .. } => "speech recognition is not available in this version",
             Command::SendSms { .. } => "no SMS gateway is configured",
             _ => "this action is not available in this version",
         };
         warn!(reason, "action refused");
         if command.awaits_completion() {
-            self.run.handle_event(
-                Instant::now().into_std(),
-                Event::ActionFailed {
-                    reason: reason.to_string(),
-                },
-            );
+            self.fail_action(reason);
         }
+    }
+
+    /// Tells the run its pending action failed, and why.
+    pub(crate) fn fail_action(&mut self, reason: &str) {
+        self.run.handle_event(
+            Instant::now().into_std(),
+            Event::ActionFailed {
+                reason: reason.to_string(),
+            },
+        );
     }
 
     fn send_http(

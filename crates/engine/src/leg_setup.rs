@@ -46,6 +46,8 @@ pub(crate) struct RecordBuilder {
     pub recordings: Vec<String>,
     /// The whole-call recording's file, when the number records calls.
     pub whole_call_file: Option<String>,
+    /// The legs dialled out from this call.
+    pub legs: Vec<crate::call_log::DialedLeg>,
 }
 
 impl RecordBuilder {
@@ -61,6 +63,7 @@ impl RecordBuilder {
             notes: Vec::new(),
             recordings: Vec::new(),
             whole_call_file: None,
+            legs: Vec::new(),
         }
     }
 
@@ -101,6 +104,7 @@ impl RecordBuilder {
                 .chain(self.whole_call_file)
                 .collect(),
             rtp,
+            legs: self.legs,
         }
     }
 
@@ -271,7 +275,7 @@ async fn ring_for(call: &mut InboundCall, duration: std::time::Duration) -> Opti
 }
 
 /// The media session's settings from the SDP answer and fresh random identifiers.
-fn media_config(answer: &SdpAnswer) -> Result<MediaConfig, String> {
+pub(crate) fn media_config(answer: &SdpAnswer) -> Result<MediaConfig, String> {
     let media = &answer.media;
     let codec = match media.codec {
         AudioCodec::Pcmu => Codec::Pcmu,

@@ -15,11 +15,13 @@
 //! The media of every call runs on a few [`media_worker`] threads that tick all their calls every
 //! 20 ms; a leg's task keeps the dialog and the scenario and drives its media through a handle.
 //!
-//! Concurrency is capped by a semaphore (`max_calls`; over it → 503). Out of scope for now: outbound
-//! calls, bridging, recording, HTTP prompts and the Call API (later issues).
+//! A scenario's `dial` calls out and bridges the caller with the callee who answers ([`dial`]).
+//!
+//! Concurrency is capped by a semaphore (`max_calls`; over it → 503).
 #![forbid(unsafe_code)]
 
 pub mod call_log;
+pub mod dial;
 pub mod dialer;
 mod error;
 pub mod http_client;
@@ -38,6 +40,7 @@ mod tap_listeners;
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ivory_sip::InboundCall;
@@ -77,6 +80,8 @@ pub struct EngineParts {
     pub recordings: Arc<recordings::RecordingStore>,
     pub http: http_client::HttpClient,
     pub schedules: Arc<ScheduleBook>,
+    /// Dialling out; `None` answers every `dial` with FAILED.
+    pub outbound: Option<dial::Outbound>,
 }
 
 /// The shared state every leg reads.
@@ -90,9 +95,21 @@ pub struct Engine {
     pub recordings: Arc<recordings::RecordingStore>,
     pub http: http_client::HttpClient,
     pub schedules: Arc<ScheduleBook>,
+    pub outbound: Option<dial::Outbound>,
     /// The threads that carry every call's RTP.
     pub media: MediaWorkers,
     calls: Arc<Semaphore>,
+    /// Dialled legs whose SIP dialog is not over yet.
+    dialled_legs: Arc<AtomicUsize>,
+}
+
+/// Counts one dialled leg as live while held.
+pub(crate) struct LiveLegGuard(Arc<AtomicUsize>);
+
+impl Drop for LiveLegGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Engine {
@@ -112,6 +129,7 @@ impl Engine {
             recordings,
             http,
             schedules,
+            outbound,
         } = parts;
         let calls = Arc::new(Semaphore::new(config.max_calls));
         Self {
@@ -123,14 +141,26 @@ impl Engine {
             recordings,
             http,
             schedules,
+            outbound,
             media: MediaWorkers::start(media_workers),
             calls,
+            dialled_legs: Arc::new(AtomicUsize::new(0)),
         }
     }
 
     /// Live calls now.
     pub fn live_calls(&self) -> usize {
         self.config.max_calls - self.calls.available_permits()
+    }
+
+    /// Live call legs: inbound calls plus the legs they dialled whose dialog is not over.
+    pub fn live_legs(&self) -> usize {
+        self.live_calls() + self.dialled_legs.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_dialled_leg(&self) -> LiveLegGuard {
+        self.dialled_legs.fetch_add(1, Ordering::Relaxed);
+        LiveLegGuard(self.dialled_legs.clone())
     }
 
     /// Runs every incoming call until the channel closes.

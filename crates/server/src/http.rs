@@ -28,5 +28,9 @@ pub async fn bind(
 }
 
 async fn health(State(engine): State<Arc<Engine>>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok", "liveCalls": engine.live_calls() }))
+    Json(serde_json::json!({
+        "status": "ok",
+        "liveCalls": engine.live_calls(),
+        "liveLegs": engine.live_legs(),
+    }))
 }

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod api;
+mod campaign;
 mod check;
 mod config;
 mod config_telephony;

@@ -119,23 +119,6 @@ async fn serve(config: Config) -> Result<()> {
         Default::default(),
     );
 
-    let recordings = Arc::new(RecordingStore::open(&config.recordings.dir)?);
-    let engine = Arc::new(Engine::new(EngineParts {
-        config: EngineConfig {
-            max_calls: config.calls.max_calls,
-            rtp_timeout: Duration::from_secs(config.rtp.timeout_seconds),
-            max_call_duration: Duration::from_secs(config.calls.max_duration_seconds),
-            rtp_bind_ip: config.rtp.bind_address,
-        },
-        router,
-        ports,
-        prompts,
-        call_log,
-        recordings,
-        http: http_client,
-        schedules,
-    }));
-
     let telephony = crate::config_telephony::resolve(
         &config.trunks,
         &config.routes,
@@ -146,7 +129,7 @@ async fn serve(config: Config) -> Result<()> {
         trunks = telephony.trunks.len(),
         routes = telephony.routes.len(),
         users = telephony.users.len(),
-        "telephony configured (outbound dialling from scenarios is not wired yet)"
+        "telephony configured"
     );
     let listeners = config
         .sip
@@ -162,9 +145,32 @@ async fn serve(config: Config) -> Result<()> {
         pending_calls: 256,
         users: telephony.users,
         realm: config.sip.realm.clone(),
-        trunks: telephony.trunks,
+        trunks: telephony.trunks.clone(),
     })
     .await?;
+    let recordings = Arc::new(RecordingStore::open(&config.recordings.dir)?);
+    let engine = Arc::new(Engine::new(EngineParts {
+        config: EngineConfig {
+            max_calls: config.calls.max_calls,
+            rtp_timeout: Duration::from_secs(config.rtp.timeout_seconds),
+            max_call_duration: Duration::from_secs(config.calls.max_duration_seconds),
+            rtp_bind_ip: config.rtp.bind_address,
+        },
+        router,
+        ports,
+        prompts,
+        call_log,
+        recordings,
+        http: http_client,
+        schedules,
+        outbound: Some(ivory_engine::dial::Outbound {
+            dialer: sip.dialer(),
+            registrar: sip.registrar(),
+            trunks: telephony.trunks,
+            routes: telephony.routes,
+        }),
+    }));
+
     let (http_address, http_server) = crate::http::bind(
         config.http.listen,
         engine.clone(),

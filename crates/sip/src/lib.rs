@@ -58,6 +58,6 @@ pub use call::{CallEvent, CallInfo, InboundCall, OfferResponder};
 pub use endpoint::{Listener, SipConfig, SipEndpoint, TransportKind};
 pub use error::SipError;
 pub use network::IpNetwork;
-pub use outbound::{Dialer, OutboundCall, OutboundEvent, OutboundRequest};
+pub use outbound::{Dialer, OutboundCall, OutboundControl, OutboundEvent, OutboundRequest};
 pub use registrar::{Binding, Registrar, UserAccount};
 pub use trunk::{SourceVerdict, TrunkConfig, TrunkState, inbound_source_policy};

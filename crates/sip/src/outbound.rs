@@ -297,6 +297,38 @@ impl OutboundCall {
     pub async fn hangup(&self) -> Result<(), SipError> {
         Ok(self.dialog.hangup().await?)
     }
+
+    /// A handle that cancels or hangs up this call from another task, while this one reads its
+    /// events.
+    pub fn control(&self) -> OutboundControl {
+        OutboundControl {
+            dialog: self.dialog.clone(),
+        }
+    }
+}
+
+/// Cancels or hangs up an [`OutboundCall`] from elsewhere; cheap to clone.
+#[derive(Clone)]
+pub struct OutboundControl {
+    dialog: InviteDialog,
+}
+
+impl std::fmt::Debug for OutboundControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboundControl").finish_non_exhaustive()
+    }
+}
+
+impl OutboundControl {
+    /// As [`OutboundCall::cancel`].
+    pub async fn cancel(&self) -> Result<(), SipError> {
+        Ok(self.dialog.cancel().await?)
+    }
+
+    /// As [`OutboundCall::hangup`].
+    pub async fn hangup(&self) -> Result<(), SipError> {
+        Ok(self.dialog.hangup().await?)
+    }
 }
 
 impl Drop for OutboundCall {

@@ -233,6 +233,30 @@ fn samples_for(duration_ms: u32) -> usize {
     (u64::from(duration_ms) * u64::from(SAMPLE_RATE) / 1000) as usize
 }
 
+/// The share (0..=1) of `samples`' power at `frequency_hz` (a Goertzel filter over the whole
+/// block), to tell which tone a stretch of received audio carries.
+pub fn tone_share(samples: &[i16], frequency_hz: f64) -> f64 {
+    if samples.is_empty() {
+        return 0.0;
+    }
+    let coefficient = 2.0 * (2.0 * std::f64::consts::PI * frequency_hz / 8000.0).cos();
+    let (mut previous, mut before) = (0.0f64, 0.0f64);
+    let mut total = 0.0f64;
+    for &sample in samples {
+        let x = f64::from(sample);
+        total += x * x;
+        let current = x + coefficient * previous - before;
+        before = previous;
+        previous = current;
+    }
+    let power = previous * previous + before * before - coefficient * previous * before;
+    if total == 0.0 {
+        return 0.0;
+    }
+    // A pure tone of N samples gives power ≈ total · N / 2.
+    (2.0 * power / (total * samples.len() as f64)).min(1.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

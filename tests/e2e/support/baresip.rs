@@ -30,6 +30,17 @@ pub struct Baresip {
 impl Baresip {
     /// Writes the config into `dir` and starts baresip; it quits by itself after `lifetime`.
     pub async fn start(dir: &Path, lifetime: Duration) -> Baresip {
+        Baresip::start_with_account(
+            dir,
+            lifetime,
+            "<sip:baresip@127.0.0.1>;regint=0;audio_codecs=PCMU,PCMA",
+        )
+        .await
+    }
+
+    /// As [`Baresip::start`], with `account` as its one line in baresip's `accounts` file (e.g. a
+    /// registering, auto-answering account).
+    pub async fn start_with_account(dir: &Path, lifetime: Duration, account: &str) -> Baresip {
         let sip_port = loop {
             let port = free_port();
             if free_port_pair(port) {
@@ -69,11 +80,8 @@ impl Baresip {
             rtp_last = rtp_first + 19,
         );
         std::fs::write(dir.join("config"), config).expect("write baresip's config");
-        std::fs::write(
-            dir.join("accounts"),
-            "<sip:baresip@127.0.0.1>;regint=0;audio_codecs=PCMU,PCMA\n",
-        )
-        .expect("write baresip's accounts");
+        std::fs::write(dir.join("accounts"), format!("{account}\n"))
+            .expect("write baresip's accounts");
         let log = std::fs::File::create(dir.join("baresip.log")).expect("create baresip.log");
         let child = Command::new("baresip")
             .args(["-n", "127.0.0.1", "-f"])

@@ -11,8 +11,10 @@ pub mod audio;
 pub mod baresip;
 pub mod message;
 pub mod rtp_peer;
+pub mod scenario_call;
 pub mod sdp;
 pub mod sipp;
+pub mod sipp_uas;
 pub mod test_ua;
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
@@ -150,6 +152,8 @@ pub struct ServerOptions {
     pub numbers: Vec<NumberEntry>,
     /// `calls.max_calls`, when set.
     pub max_calls: Option<usize>,
+    /// TOML appended to the config as written (`[[trunks]]`, `[[users]]` ...).
+    pub extra_config: String,
 }
 
 impl Default for ServerOptions {
@@ -162,6 +166,7 @@ impl Default for ServerOptions {
                 answer_after_ms: 0,
             }],
             max_calls: None,
+            extra_config: String::new(),
         }
     }
 }
@@ -188,6 +193,7 @@ pub struct Server {
     pub sip_tcp: SocketAddr,
     pub rtp_range: (u16, u16),
     pub call_log: PathBuf,
+    pub http: SocketAddr,
     stderr_path: PathBuf,
 }
 
@@ -282,8 +288,29 @@ impl Server {
             sip_tcp,
             rtp_range,
             call_log,
+            http: SocketAddr::from(([127, 0, 0, 1], http_port)),
             stderr_path,
         }
+    }
+
+    /// `GET /health` as JSON.
+    pub async fn health(&self) -> Value {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(self.http)
+            .await
+            .expect("connect to ivory's HTTP port");
+        stream
+            .write_all(b"GET /health HTTP/1.1\r\nHost: ivory\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("send the request");
+        let mut answer = Vec::new();
+        stream
+            .read_to_end(&mut answer)
+            .await
+            .expect("read the answer");
+        let text = String::from_utf8_lossy(&answer);
+        let body = text.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+        serde_json::from_str(body).unwrap_or_else(|_| panic!("/health is not JSON: {text}"))
     }
 
     /// Whether the process is still running.
@@ -390,6 +417,8 @@ cache_dir = "tts-cache"
             number.number, number.scenario, number.answer_after_ms
         ));
     }
+    text.push('\n');
+    text.push_str(&options.extra_config);
     text
 }
 

@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::audio::{Codec, FRAME_SAMPLES, dtmf_event_code};
+use super::audio::{Codec, FRAME_SAMPLES, alaw_to_linear, dtmf_event_code, ulaw_to_linear};
 
 /// How one RFC 4733 key press is sent.
 #[derive(Debug, Clone, Copy)]
@@ -60,6 +60,8 @@ pub struct ReceivedStats {
     pub inter_arrival: Vec<Duration>,
     /// Datagrams too short or not RTP version 2.
     pub not_rtp: u64,
+    /// The received G.711 audio (PCMU/PCMA), decoded, in arrival order.
+    pub audio: Vec<i16>,
     last_arrival: Option<Instant>,
 }
 
@@ -195,6 +197,16 @@ async fn receive_loop(socket: Arc<UdpSocket>, stats: Arc<Mutex<ReceivedStats>>) 
         stats.packets += 1;
         *stats.by_payload_type.entry(packet[1] & 0x7F).or_default() += 1;
         stats.sources.insert(source);
+        let payload = &packet[12..];
+        match packet[1] & 0x7F {
+            0 => stats
+                .audio
+                .extend(payload.iter().map(|&b| ulaw_to_linear(b))),
+            8 => stats
+                .audio
+                .extend(payload.iter().map(|&b| alaw_to_linear(b))),
+            _ => {}
+        }
         stats.ssrcs.insert(u32::from_be_bytes([
             packet[8], packet[9], packet[10], packet[11],
         ]));

@@ -6,7 +6,6 @@ use std::time::Duration;
 use ivory_dsp::{Codec, DtmfDigit};
 
 use super::slot_tests::Harness;
-use super::*;
 use crate::media_worker::BridgeEnd;
 
 /// A 20 ms RTP packet of one repeated byte.
@@ -79,7 +78,10 @@ fn audio_crosses_a_bridge_both_ways_and_is_transcoded() {
     pcma.tick();
     let after = received_payload_bytes(&pcma);
     assert!(!after.is_empty());
-    assert!(after.iter().all(|&b| b == Codec::Pcma.encode_sample(0)), "{after:?}");
+    assert!(
+        after.iter().all(|&b| b == Codec::Pcma.encode_sample(0)),
+        "{after:?}"
+    );
 }
 
 #[test]

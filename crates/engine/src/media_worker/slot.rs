@@ -447,8 +447,8 @@ fn drain_socket(
 }
 
 #[cfg(test)]
-#[path = "slot_tests.rs"]
-mod slot_tests;
-#[cfg(test)]
 #[path = "bridge_tests.rs"]
 mod bridge_tests;
+#[cfg(test)]
+#[path = "slot_tests.rs"]
+mod slot_tests;

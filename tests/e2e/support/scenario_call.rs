@@ -1,0 +1,48 @@
+//! A scenario on number 2000 and a call to it from the test UA: the steps the scenario and dialling
+//! tests share.
+
+use std::path::PathBuf;
+
+use super::Server;
+use super::audio::Codec;
+use super::rtp_peer::RtpPeer;
+use super::sdp::Offer;
+use super::test_ua::{Call, TestUa};
+use crate::{CALL_TIMEOUT, SHORT_TIMEOUT};
+
+/// Writes a scenario file for one test and returns its path.
+pub fn scenario_file(name: &str, json: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("ivory-e2e-{name}-{}.json", std::process::id()));
+    std::fs::write(&path, json).expect("write the test scenario");
+    path
+}
+
+/// Places a call to 2000 with media flowing from `peer`.
+pub async fn call_2000(server: &Server, ua: &mut TestUa, peer: &RtpPeer) -> Call {
+    let sdp = Offer::new(peer.port()).render();
+    let call = ua
+        .call("2000", &sdp, SHORT_TIMEOUT)
+        .await
+        .unwrap_or_else(|r| panic!("not answered: {}\n{}", r.start_line, server.stderr_tail()));
+    let codec = call
+        .answer
+        .first_g711()
+        .and_then(Codec::from_payload_type)
+        .expect("a G.711 answer");
+    peer.start(
+        call.answer.rtp_address(),
+        codec,
+        call.answer.payload_type_of("telephone-event"),
+    );
+    call
+}
+
+/// Waits for ivory's BYE (answering it) and returns the call's call-log line.
+pub async fn ended_by_ivory(server: &Server, ua: &mut TestUa, call: &Call) -> serde_json::Value {
+    assert!(
+        ua.wait_for_bye(call, CALL_TIMEOUT).await.is_some(),
+        "ivory did not hang up\n{}",
+        server.stderr_tail()
+    );
+    server.single_call(SHORT_TIMEOUT).await
+}
