@@ -253,8 +253,8 @@ async fn hanging_up_mid_record_keeps_and_lists_the_recording() {
 }
 
 /// The Infobip-style example on a live call: text-to-speech prompts (espeak-ng), a key pressed
-/// during the menu (barge-in), `mappedValues`, and a `dial` that this version cannot place yet, so
-/// the scenario takes its failure branch and the call log says why.
+/// during the menu (barge-in), `mappedValues`, and a `dial` to a number no trunk routes (the test
+/// config has no `[[trunks]]`), so the scenario takes its failure branch and the call log says why.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn infobip_example_runs_with_speech_and_a_failed_dial() {
     if !crate::support::peer_available("espeak-ng") {
@@ -282,7 +282,7 @@ async fn infobip_example_runs_with_speech_and_a_failed_dial() {
         "{logged:#}"
     );
     let notes = field(&logged, "notes").to_string();
-    assert!(notes.contains("dialling out is not available"), "{notes}");
+    assert!(notes.contains("no route for +15550100"), "{notes}");
     assert!(
         peer.stats().packets > 300,
         "speech prompts were sent: {:?}",
