@@ -8,7 +8,9 @@ mod common;
 
 use common::*;
 use ivory_sip::digest::{DigestAlgorithm, DigestCredentials, DigestInput, digest_response};
-use ivory_sip::{OutboundEvent, OutboundRequest, TransportKind, UserAccount};
+use ivory_sip::{
+    OutboundEvent, OutboundRequest, TransportKind, TrunkConfig, TrunkState, UserAccount,
+};
 use rsipstack::sip::Method;
 use rsipstack::sip::prelude::HeadersExt;
 
@@ -458,5 +460,43 @@ async fn targets_that_are_not_sip_uris_are_errors() {
             ),
             "{target}"
         );
+    }
+}
+
+/// A carrier's registrar that loses one REGISTER datagram, first of the registration and then of
+/// a refresh: the retransmission is answered, and the trunk stays registered throughout.
+#[tokio::test]
+async fn a_trunk_registration_survives_a_lost_register() {
+    let registrar = RawPeer::bind().await;
+    let mut phone_config = config(&[TransportKind::Udp]);
+    let mut trunk = TrunkConfig::new("carrier", "127.0.0.1");
+    trunk.port = registrar.address().port();
+    trunk.register = true;
+    // Refreshed at 80 %: 1.6 s after each 200 OK.
+    trunk.register_expires_seconds = 2;
+    phone_config.trunks = vec![trunk];
+    let (phone, _calls) = endpoint(phone_config).await;
+
+    let registered_until = |phone: &ivory_sip::SipEndpoint| match phone.trunk_states().as_slice() {
+        [(_, TrunkState::Registered { expires_at })] => Some(*expires_at),
+        _ => None,
+    };
+    let mut previous = None;
+    for round in ["registration", "refresh"] {
+        let (lost, _) = registrar.request(Method::Register).await;
+        let (again, from) = registrar.request(Method::Register).await;
+        assert_eq!(
+            lost.via_header().unwrap().value(),
+            again.via_header().unwrap().value(),
+            "the {round} was retransmitted, not sent anew"
+        );
+        let ok = registrar.reply_text(&again, "200 OK", "Expires: 2\r\n", "");
+        registrar.send(&ok, from).await;
+        // Registered anew: a later expiry than before this round.
+        eventually("the trunk reports a new registration", || {
+            registered_until(&phone).is_some_and(|until| previous.is_none_or(|p| until > p))
+        })
+        .await;
+        previous = registered_until(&phone);
     }
 }
