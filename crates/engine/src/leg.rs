@@ -14,13 +14,15 @@ use std::time::Duration;
 use ivory_rtp::Prompt;
 use ivory_scenario::{Event, Run};
 use ivory_sip::sdp::{LocalMedia, MediaDirection};
-use ivory_sip::{CallEvent, InboundCall};
+use ivory_sip::CallEvent;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use crate::Engine;
 use crate::call_log::{HangupBy, LoggedDigit};
+use crate::call_log::CallRecord;
+use crate::leg_dialog::LegDialog;
 use crate::leg_setup::{self, CallOutcome, RecordBuilder};
 use crate::media_worker::{MediaHandle, MediaNotice};
 use crate::tap_listeners::{TapListeners, TapOutcome};
@@ -44,12 +46,14 @@ pub(crate) enum Completion {
 
 pub(crate) struct Leg {
     pub(crate) engine: Arc<Engine>,
-    pub(crate) call: InboundCall,
+    pub(crate) call: LegDialog,
     pub(crate) media: MediaHandle,
     pub(crate) run: Run,
     local: LocalMedia,
     pub(crate) record: RecordBuilder,
     answered_at: Instant,
+    /// The longest the call may last (`calls.max_duration_seconds`, or a launch's `callTimeout`).
+    pub(crate) max_duration: Duration,
     pub(crate) completions_tx: mpsc::UnboundedSender<Completion>,
     completions_rx: mpsc::UnboundedReceiver<Completion>,
     /// Bumped on every play/stop so that a slow load for a superseded prompt, or the end of a
@@ -64,13 +68,14 @@ pub(crate) struct Leg {
 impl Leg {
     pub(crate) fn new(
         engine: Arc<Engine>,
-        call: InboundCall,
+        call: LegDialog,
         media: MediaHandle,
         run: Run,
         local: LocalMedia,
         record: RecordBuilder,
     ) -> Self {
         let (completions_tx, completions_rx) = mpsc::unbounded_channel();
+        let max_duration = engine.config.max_call_duration;
         Self {
             engine,
             call,
@@ -79,6 +84,7 @@ impl Leg {
             local,
             record,
             answered_at: Instant::now(),
+            max_duration,
             completions_tx,
             completions_rx,
             generation: 0,
@@ -108,11 +114,11 @@ impl Leg {
 
     /// When the call must end at the latest (`calls.max_duration_seconds` after the answer).
     pub(crate) fn max_end(&self) -> Instant {
-        self.answered_at + self.engine.config.max_call_duration
+        self.answered_at + self.max_duration
     }
 
-    /// Runs the call to its end and writes its call-log line.
-    pub(crate) async fn run(mut self) {
+    /// Runs the call to its end, writes its call-log line and returns it.
+    pub(crate) async fn run(mut self) -> CallRecord {
         let max_end = self.max_end();
         loop {
             self.pump().await;
@@ -138,7 +144,7 @@ impl Leg {
         }
         self.close_media().await;
         self.finish_on_hangup_actions().await;
-        self.finish().await;
+        self.finish().await
     }
 
     /// Feeds time to the run and carries out its commands, until it is quiet.
@@ -408,7 +414,7 @@ impl Leg {
         }
     }
 
-    async fn finish(mut self) {
+    async fn finish(mut self) -> CallRecord {
         if let Some(file) = self.record.whole_call_file.clone() {
             let duration_ms = self.record.elapsed_ms();
             let identifier = format!("{}-call", self.call.info().call_id);
@@ -423,6 +429,7 @@ impl Leg {
         let record =
             self.record
                 .finish_answered(outcome, variables, leg_setup::rtp_summary(&stats));
-        self.engine.call_log.append(record);
+        self.engine.call_log.append(record.clone());
+        record
     }
 }

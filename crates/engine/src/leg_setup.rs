@@ -15,6 +15,7 @@ use tracing::{Instrument, info, warn};
 use crate::Engine;
 use crate::call_log::{CallRecord, HangupBy, LoggedDigit, RtpSummary};
 use crate::leg::Leg;
+use crate::leg_dialog::LegDialog;
 
 /// How a call ended.
 #[derive(Debug, Clone)]
@@ -35,11 +36,13 @@ impl CallOutcome {
 /// Collects a call's facts as it goes; becomes its [`CallRecord`].
 pub(crate) struct RecordBuilder {
     info: CallInfo,
+    /// `inbound`, or `outbound` for a call ivory placed.
+    pub direction: &'static str,
     started: Instant,
     start_time: String,
-    answer_time: Option<String>,
+    pub answer_time: Option<String>,
     number: Option<String>,
-    scenario: Option<String>,
+    pub scenario: Option<String>,
     pub digits: Vec<LoggedDigit>,
     pub notes: Vec<String>,
     /// Files of the `record` actions of this call.
@@ -51,9 +54,10 @@ pub(crate) struct RecordBuilder {
 }
 
 impl RecordBuilder {
-    fn new(info: &CallInfo) -> Self {
+    pub(crate) fn new(info: &CallInfo) -> Self {
         Self {
             info: info.clone(),
+            direction: "inbound",
             started: Instant::now(),
             start_time: wall_clock_now(),
             answer_time: None,
@@ -85,7 +89,7 @@ impl RecordBuilder {
             to: self.info.request_user,
             number: self.number,
             scenario: self.scenario,
-            direction: "inbound",
+            direction: self.direction,
             transport: self.info.transport.as_str(),
             remote: self.info.remote.to_string(),
             start_time: self.start_time,
@@ -117,7 +121,7 @@ impl RecordBuilder {
         self.finish(200, outcome, variables, rtp)
     }
 
-    fn finish_unanswered(self, status: u16, by: HangupBy, reason: &str) -> CallRecord {
+    pub(crate) fn finish_unanswered(self, status: u16, by: HangupBy, reason: &str) -> CallRecord {
         self.finish(
             status,
             CallOutcome::new(by, reason),
@@ -238,7 +242,14 @@ pub(crate) async fn handle_inbound(engine: Arc<Engine>, call: InboundCall) {
                 ..RunOptions::default()
             },
         );
-        let mut leg = Leg::new(engine.clone(), call, media, run, local, record);
+        let mut leg = Leg::new(
+            engine.clone(),
+            LegDialog::Inbound(call),
+            media,
+            run,
+            local,
+            record,
+        );
         if route.record_calls {
             leg.record_whole_call();
         }
@@ -297,12 +308,15 @@ pub(crate) fn media_config(answer: &SdpAnswer) -> Result<MediaConfig, String> {
     })
 }
 
-fn implicit_variables(info: &CallInfo, record: &RecordBuilder) -> BTreeMap<String, String> {
+pub(crate) fn implicit_variables(info: &CallInfo, record: &RecordBuilder) -> BTreeMap<String, String> {
     BTreeMap::from([
         ("from".to_string(), info.from_user.clone()),
         ("to".to_string(), info.request_user.clone()),
         ("callId".to_string(), info.call_id.clone()),
-        ("direction".to_string(), "INBOUND".to_string()),
+        (
+            "direction".to_string(),
+            record.direction.to_ascii_uppercase(),
+        ),
         ("startTime".to_string(), record.start_time.clone()),
         (
             "answerTime".to_string(),

@@ -27,7 +27,9 @@ mod error;
 pub mod http_client;
 mod leg;
 mod leg_commands;
+mod leg_dialog;
 mod leg_setup;
+pub mod place_call;
 pub mod media_worker;
 pub mod outbound_routing;
 pub mod ports;
@@ -98,7 +100,7 @@ pub struct Engine {
     pub outbound: Option<dial::Outbound>,
     /// The threads that carry every call's RTP.
     pub media: MediaWorkers,
-    calls: Arc<Semaphore>,
+    pub(crate) calls: Arc<Semaphore>,
     /// Dialled legs whose SIP dialog is not over yet.
     dialled_legs: Arc<AtomicUsize>,
 }

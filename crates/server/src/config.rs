@@ -35,6 +35,8 @@ pub struct Config {
     #[serde(default)]
     pub log: LogSection,
     #[serde(default)]
+    pub dialer: DialerSection,
+    #[serde(default)]
     pub numbers: Vec<NumberEntry>,
     #[serde(default)]
     pub schedules: std::collections::BTreeMap<String, ScheduleEntry>,
@@ -277,6 +279,43 @@ fn default_espeak_program() -> PathBuf {
 }
 fn default_tts_cache() -> PathBuf {
     PathBuf::from("data/tts-cache")
+}
+
+/// `[dialer]`: the worker that calls the destinations of launches.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DialerSection {
+    /// This node's name in the queue's leases; keep it the same across restarts, so that a
+    /// restarted node ends the calls it had at once. Different on every node sharing a database.
+    #[serde(default = "default_node_id")]
+    pub node_id: String,
+    /// Campaign calls in progress at once, on this node (inbound calls count against
+    /// `calls.max_calls` as well).
+    #[serde(default = "default_dialer_calls")]
+    pub max_concurrent_calls: usize,
+    /// `false` keeps launches queued without calling them (an API-only node).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+}
+
+impl Default for DialerSection {
+    fn default() -> Self {
+        Self {
+            node_id: default_node_id(),
+            max_concurrent_calls: default_dialer_calls(),
+            enabled: true,
+        }
+    }
+}
+
+fn default_node_id() -> String {
+    "ivory".into()
+}
+fn default_dialer_calls() -> usize {
+    100
+}
+fn default_true() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

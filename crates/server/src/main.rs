@@ -7,6 +7,7 @@
 
 mod api;
 mod campaign;
+mod campaign_placer;
 mod check;
 mod config;
 mod config_telephony;

@@ -197,6 +197,29 @@ async fn serve(config: Config) -> Result<()> {
     drop(stdout);
 
     let engine_task = tokio::spawn(engine.clone().run(incoming));
+    let (stop_dialer, dialer_stopped) = tokio::sync::watch::channel(false);
+    let dialer_task = if config.dialer.enabled {
+        let worker = crate::campaign::CampaignWorker::new(
+            storage.clone(),
+            Arc::new(crate::campaign_placer::EnginePlacer {
+                engine: engine.clone(),
+                storage: storage.clone(),
+            }),
+            crate::api::system_clock(),
+            metrics.clone(),
+            crate::campaign::WorkerConfig {
+                max_concurrent_calls: config.dialer.max_concurrent_calls.max(1),
+                longest_call: Duration::from_secs(config.calls.max_duration_seconds),
+                ..crate::campaign::WorkerConfig::new(config.dialer.node_id.clone())
+            },
+        );
+        let mut stopped = dialer_stopped;
+        Some(tokio::spawn(worker.run(async move {
+            stopped.wait_for(|stop| *stop).await.ok();
+        })))
+    } else {
+        None
+    };
     let pusher_task = tokio::spawn(pusher.run(std::future::pending()));
     let http_task = tokio::spawn(http_server);
     shutdown_signal().await;
@@ -207,6 +230,12 @@ async fn serve(config: Config) -> Result<()> {
     // Dropping the engine's receiver makes the dispatcher answer new INVITEs with 503 while the
     // live calls (each on its own task) run to their end.
     engine_task.abort();
+    stop_dialer.send(true).ok();
+    if let Some(task) = dialer_task
+        && tokio::time::timeout(Duration::from_secs(30), task).await.is_err()
+    {
+        warn!("campaign calls still running after 30 s; they are recovered at the next start");
+    }
     if !engine.drain(Duration::from_secs(30)).await {
         warn!(
             live_calls = engine.live_calls(),
