@@ -8,6 +8,7 @@
 //! trace stay in the test's temp dir, which is kept when a test fails.
 #![allow(clippy::unwrap_used)]
 
+mod campaigns;
 mod dialling;
 mod dtmf_cli;
 mod scenarios;

@@ -13,15 +13,15 @@ use std::time::Duration;
 
 use ivory_rtp::Prompt;
 use ivory_scenario::{Event, Run};
-use ivory_sip::sdp::{LocalMedia, MediaDirection};
 use ivory_sip::CallEvent;
+use ivory_sip::sdp::{LocalMedia, MediaDirection};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use crate::Engine;
-use crate::call_log::{HangupBy, LoggedDigit};
 use crate::call_log::CallRecord;
+use crate::call_log::{HangupBy, LoggedDigit};
 use crate::leg_dialog::LegDialog;
 use crate::leg_setup::{self, CallOutcome, RecordBuilder};
 use crate::media_worker::{MediaHandle, MediaNotice};

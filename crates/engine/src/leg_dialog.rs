@@ -6,7 +6,10 @@ use ivory_sip::{CallEvent, CallInfo, InboundCall, OutboundCall, OutboundEvent, S
 pub(crate) enum LegDialog {
     Inbound(InboundCall),
     /// An answered outbound call, with the facts a scenario sees (`from`, `to`, `callId`).
-    Outbound { call: OutboundCall, info: CallInfo },
+    Outbound {
+        call: OutboundCall,
+        info: CallInfo,
+    },
 }
 
 impl LegDialog {

@@ -308,7 +308,10 @@ pub(crate) fn media_config(answer: &SdpAnswer) -> Result<MediaConfig, String> {
     })
 }
 
-pub(crate) fn implicit_variables(info: &CallInfo, record: &RecordBuilder) -> BTreeMap<String, String> {
+pub(crate) fn implicit_variables(
+    info: &CallInfo,
+    record: &RecordBuilder,
+) -> BTreeMap<String, String> {
     BTreeMap::from([
         ("from".to_string(), info.from_user.clone()),
         ("to".to_string(), info.request_user.clone()),

@@ -232,7 +232,9 @@ async fn serve(config: Config) -> Result<()> {
     engine_task.abort();
     stop_dialer.send(true).ok();
     if let Some(task) = dialer_task
-        && tokio::time::timeout(Duration::from_secs(30), task).await.is_err()
+        && tokio::time::timeout(Duration::from_secs(30), task)
+            .await
+            .is_err()
     {
         warn!("campaign calls still running after 30 s; they are recovered at the next start");
     }

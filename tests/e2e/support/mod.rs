@@ -138,6 +138,9 @@ impl Drop for TempDir {
     }
 }
 
+/// The API key every test server accepts (`Authorization: App e2e-key`).
+pub const API_KEY: &str = "e2e-key";
+
 /// One `[[numbers]]` entry of the test config.
 #[derive(Debug, Clone)]
 pub struct NumberEntry {
@@ -214,7 +217,32 @@ impl Server {
             config_text(sip_port, http_port, rtp_range, &options),
         )
         .expect("write the test config");
-        let stderr_path = dir.path().join("ivory.stderr");
+        Server::launch(dir, http_port, rtp_range).await
+    }
+
+    /// Kills the server with SIGKILL (no shutdown of any kind) and starts it again in the same
+    /// directory with the same config, database and call log.
+    pub async fn kill_and_restart(mut self) -> Server {
+        self.child.start_kill().expect("SIGKILL the server");
+        self.child.wait().await.expect("reap the killed server");
+        let Server {
+            dir,
+            http,
+            rtp_range,
+            ..
+        } = self;
+        Server::launch(dir, http.port(), rtp_range).await
+    }
+
+    async fn launch(dir: TempDir, http_port: u16, rtp_range: (u16, u16)) -> Server {
+        let config_path = dir.path().join("ivory.toml");
+        let stderr_path = dir.path().join(format!(
+            "ivory-{}.stderr",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or(0)
+        ));
         let stderr = std::fs::File::create(&stderr_path).expect("create the stderr file");
         let mut child = Command::new(env!("CARGO_BIN_EXE_ivory"))
             .arg("serve")
@@ -295,12 +323,34 @@ impl Server {
 
     /// `GET /health` as JSON.
     pub async fn health(&self) -> Value {
+        let (status, body) = self.http_request("GET", "/health", None, None).await;
+        assert_eq!(status, 200, "/health answered {status}: {body}");
+        body
+    }
+
+    /// One HTTP/1.1 request to ivory's HTTP port; the status and the body as JSON (`Null` when
+    /// the body is not JSON). `key` is sent as `Authorization: App <key>`.
+    pub async fn http_request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        key: Option<&str>,
+    ) -> (u16, Value) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut stream = tokio::net::TcpStream::connect(self.http)
             .await
             .expect("connect to ivory's HTTP port");
+        let body = body.map(Value::to_string).unwrap_or_default();
+        let authorization = key
+            .map(|key| format!("Authorization: App {key}\r\n"))
+            .unwrap_or_default();
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: ivory\r\nConnection: close\r\n{authorization}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
         stream
-            .write_all(b"GET /health HTTP/1.1\r\nHost: ivory\r\nConnection: close\r\n\r\n")
+            .write_all(request.as_bytes())
             .await
             .expect("send the request");
         let mut answer = Vec::new();
@@ -309,8 +359,13 @@ impl Server {
             .await
             .expect("read the answer");
         let text = String::from_utf8_lossy(&answer);
+        let status = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or(0);
         let body = text.split_once("\r\n\r\n").map_or("", |(_, body)| body);
-        serde_json::from_str(body).unwrap_or_else(|_| panic!("/health is not JSON: {text}"))
+        (status, serde_json::from_str(body).unwrap_or(Value::Null))
     }
 
     /// Whether the process is still running.
@@ -391,6 +446,7 @@ bind_address = "127.0.0.1"
 
 [http]
 listen = "127.0.0.1:{http_port}"
+api_keys = ["{API_KEY}"]
 
 [storage]
 url = "sqlite://ivory.db"

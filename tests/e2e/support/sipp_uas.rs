@@ -20,12 +20,17 @@ impl SippUas {
     /// Starts `tools/sipp/<scenario>` (or a scenario at an absolute path) for one call. `extra`
     /// adds sipp arguments (`-d 2000` for the pause before an answer).
     pub async fn start(dir: &Path, scenario: &str, extra: &[&str]) -> SippUas {
+        SippUas::start_for(dir, scenario, 1, extra).await
+    }
+
+    /// As [`SippUas::start`], for `calls` calls (any number at once).
+    pub async fn start_for(dir: &Path, scenario: &str, calls: u32, extra: &[&str]) -> SippUas {
         let port = free_port();
         let messages_log = dir.join(format!("sipp-uas-{port}-messages.log"));
         let scenarios = repository_root().join("tools/sipp");
         let child = Command::new("sipp")
             .args(["-sf", &scenarios.join(scenario).display().to_string()])
-            .args(["-m", "1"])
+            .args(["-m", &calls.to_string()])
             .args(["-i", "127.0.0.1", "-mi", "127.0.0.1"])
             .args(["-p", &port.to_string()])
             .args(["-mp", &free_udp_block(4).to_string()])
