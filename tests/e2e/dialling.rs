@@ -119,6 +119,25 @@ async fn dial_bridges_audio_both_ways_and_the_scenario_goes_on() {
         "the caller heard {echoed} windows of its own tone back"
     );
     assert_no_live_legs(&server).await;
+    // The metrics count the call and its RTP, and their live gauges (updated each second) are 0.
+    sleep(Duration::from_millis(1500)).await;
+    let (status, metrics) = server
+        .http_text("GET", "/metrics", None, Some(crate::support::API_KEY))
+        .await;
+    assert_eq!(status, 200, "{metrics}");
+    for line in [
+        "ivory_calls_total{direction=\"inbound\",outcome=\"answered\"} 1",
+        "ivory_calls_live 0",
+        "ivory_legs_live 0",
+    ] {
+        assert!(metrics.contains(line), "no {line:?} in\n{metrics}");
+    }
+    let packets_in: u64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("ivory_rtp_packets_total{direction=\"in\"} "))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(packets_in >= 200, "RTP in: {packets_in}\n{metrics}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

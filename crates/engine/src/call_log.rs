@@ -93,11 +93,23 @@ pub struct DialedLeg {
     pub rtp: RtpSummary,
 }
 
+/// Sees every record as it is appended (metrics, a database copy); must not block.
+pub type CallObserver = std::sync::Arc<dyn Fn(&CallRecord) + Send + Sync>;
+
 /// Where legs send finished records.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CallLog {
     sender: mpsc::UnboundedSender<CallRecord>,
     path: PathBuf,
+    observer: Option<CallObserver>,
+}
+
+impl std::fmt::Debug for CallLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallLog")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
 }
 
 impl CallLog {
@@ -121,7 +133,14 @@ impl CallLog {
         Ok(Self {
             sender,
             path: path.to_path_buf(),
+            observer: None,
         })
+    }
+
+    /// Calls `observer` with every record appended from now on.
+    pub fn with_observer(mut self, observer: CallObserver) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -130,6 +149,9 @@ impl CallLog {
 
     /// Queues one record for writing.
     pub fn append(&self, record: CallRecord) {
+        if let Some(observer) = &self.observer {
+            observer(&record);
+        }
         if self.sender.send(record).is_err() {
             error!(path = %self.path.display(), "call log writer has stopped; a record is lost");
         }

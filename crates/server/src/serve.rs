@@ -111,6 +111,7 @@ async fn serve(config: Config) -> Result<()> {
         metrics.clone(),
     );
     api_state.recordings_dir = Some(config.recordings.dir.clone());
+    let call_log = call_log.with_observer(count_calls(metrics.clone()));
     let pusher = crate::api::webhooks::WebhookPusher::new(
         storage.clone(),
         http_client.clone(),
@@ -197,6 +198,7 @@ async fn serve(config: Config) -> Result<()> {
     drop(stdout);
 
     let engine_task = tokio::spawn(engine.clone().run(incoming));
+    let live_task = tokio::spawn(report_live_counts(engine.clone(), metrics.clone()));
     let (stop_dialer, dialer_stopped) = tokio::sync::watch::channel(false);
     let dialer_task = if config.dialer.enabled {
         let worker = crate::campaign::CampaignWorker::new(
@@ -247,7 +249,38 @@ async fn serve(config: Config) -> Result<()> {
     sip.shutdown();
     http_task.abort();
     pusher_task.abort();
+    live_task.abort();
     Ok(())
+}
+
+/// Counts every finished call, its RTP and its digits in the metrics, from its call-log line.
+fn count_calls(metrics: Arc<crate::api::Metrics>) -> ivory_engine::call_log::CallObserver {
+    Arc::new(move |record: &ivory_engine::CallRecord| {
+        let outcome = if record.status == 200 {
+            "answered"
+        } else {
+            record.hangup_reason.as_str()
+        };
+        metrics.call_counted(record.direction, outcome);
+        let rtp = &record.rtp;
+        metrics.rtp(rtp.packets_in, rtp.packets_out, rtp.late, rtp.lost);
+        for leg in &record.legs {
+            let rtp = &leg.rtp;
+            metrics.rtp(rtp.packets_in, rtp.packets_out, rtp.late, rtp.lost);
+        }
+        for digit in &record.digits {
+            metrics.dtmf_digit(digit.source);
+        }
+    })
+}
+
+/// Keeps the live calls and legs gauges current (once a second).
+async fn report_live_counts(engine: Arc<Engine>, metrics: Arc<crate::api::Metrics>) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        ticker.tick().await;
+        metrics.set_live(engine.live_calls(), engine.live_legs());
+    }
 }
 
 async fn shutdown_signal() {

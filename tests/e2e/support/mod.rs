@@ -337,6 +337,18 @@ impl Server {
         body: Option<&Value>,
         key: Option<&str>,
     ) -> (u16, Value) {
+        let (status, body) = self.http_text(method, path, body, key).await;
+        (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+    }
+
+    /// As [`Server::http_request`], with the body as text.
+    pub async fn http_text(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        key: Option<&str>,
+    ) -> (u16, String) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut stream = tokio::net::TcpStream::connect(self.http)
             .await
@@ -365,7 +377,7 @@ impl Server {
             .and_then(|code| code.parse().ok())
             .unwrap_or(0);
         let body = text.split_once("\r\n\r\n").map_or("", |(_, body)| body);
-        (status, serde_json::from_str(body).unwrap_or(Value::Null))
+        (status, body.to_string())
     }
 
     /// Whether the process is still running.

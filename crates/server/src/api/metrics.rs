@@ -172,6 +172,24 @@ impl Metrics {
             .inc();
     }
 
+    /// A finished call, counted by direction and outcome (the live gauges are set apart, by
+    /// [`Self::set_live`]).
+    pub fn call_counted(&self, direction: &str, outcome: &str) {
+        self.calls
+            .get_or_create(&CallLabels {
+                direction: direction.to_string(),
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+
+    /// Calls and legs in progress now.
+    pub fn set_live(&self, calls: usize, legs: usize) {
+        self.calls_live
+            .set(i64::try_from(calls).unwrap_or(i64::MAX));
+        self.legs_live.set(i64::try_from(legs).unwrap_or(i64::MAX));
+    }
+
     pub fn leg_opened(&self) {
         self.legs_live.inc();
     }
