@@ -138,6 +138,18 @@ async fn dial_bridges_audio_both_ways_and_the_scenario_goes_on() {
         .and_then(|value| value.trim().parse().ok())
         .unwrap_or(0);
     assert!(packets_in >= 200, "RTP in: {packets_in}\n{metrics}");
+    // The call-log line is also in storage, for the API.
+    let (status, calls) = server
+        .http_request(
+            "GET",
+            "/voice/ivr/1/calls?direction=inbound",
+            None,
+            Some(crate::support::API_KEY),
+        )
+        .await;
+    assert_eq!(status, 200, "{calls}");
+    assert_eq!(calls["results"][0]["callId"], logged["callId"], "{calls}");
+    assert_eq!(calls["results"][0]["legs"][0]["answered"], true, "{calls}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -111,7 +111,7 @@ async fn serve(config: Config) -> Result<()> {
         metrics.clone(),
     );
     api_state.recordings_dir = Some(config.recordings.dir.clone());
-    let call_log = call_log.with_observer(count_calls(metrics.clone()));
+    let call_log = call_log.with_observer(observe_calls(metrics.clone(), storage.clone()));
     let pusher = crate::api::webhooks::WebhookPusher::new(
         storage.clone(),
         http_client.clone(),
@@ -253,9 +253,33 @@ async fn serve(config: Config) -> Result<()> {
     Ok(())
 }
 
-/// Counts every finished call, its RTP and its digits in the metrics, from its call-log line.
-fn count_calls(metrics: Arc<crate::api::Metrics>) -> ivory_engine::call_log::CallObserver {
+/// For every finished call (its call-log line): counts it, its RTP and its digits in the metrics,
+/// and copies the line into storage for `GET /voice/ivr/1/calls` (the JSONL call log, written and
+/// fsync'd first, stays the record of truth: a crash may lose the copy of the last lines).
+fn observe_calls(
+    metrics: Arc<crate::api::Metrics>,
+    storage: crate::storage::Storage,
+) -> ivory_engine::call_log::CallObserver {
     Arc::new(move |record: &ivory_engine::CallRecord| {
+        let entry = crate::storage::CallLogEntry {
+            call_id: record.call_id.clone(),
+            direction: record.direction.to_string(),
+            message_id: None,
+            from: Some(record.from.clone()).filter(|from| !from.is_empty()),
+            to: Some(record.to.clone()).filter(|to| !to.is_empty()),
+            started_at: record
+                .start_time
+                .parse::<jiff::Timestamp>()
+                .map(|t| t.as_millisecond())
+                .unwrap_or(0),
+            record: serde_json::to_value(record).unwrap_or_default(),
+        };
+        let storage = storage.clone();
+        tokio::spawn(async move {
+            if let Err(error) = storage.insert_call_log(&entry).await {
+                warn!(%error, call_id = %entry.call_id, "cannot copy a call-log line to storage");
+            }
+        });
         let outcome = if record.status == 200 {
             "answered"
         } else {
