@@ -31,12 +31,23 @@ pub struct RecordingEntry {
     pub created_at: String,
 }
 
+/// Sees every recording as it is indexed (a database copy); must not block.
+pub type RecordingObserver = std::sync::Arc<dyn Fn(&RecordingEntry) + Send + Sync>;
+
 /// The recordings directory and its index.
-#[derive(Debug)]
 pub struct RecordingStore {
     dir: PathBuf,
     by_identifier: Mutex<HashMap<String, RecordingEntry>>,
     index_writer: tokio::sync::Mutex<()>,
+    observer: Option<RecordingObserver>,
+}
+
+impl std::fmt::Debug for RecordingStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordingStore")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RecordingStore {
@@ -68,7 +79,15 @@ impl RecordingStore {
             dir: dir.to_path_buf(),
             by_identifier: Mutex::new(by_identifier),
             index_writer: tokio::sync::Mutex::new(()),
+            observer: None,
         })
+    }
+
+    /// Calls `observer` with every recording indexed from now on (after its index line is on
+    /// disk).
+    pub fn with_observer(mut self, observer: RecordingObserver) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     pub fn dir(&self) -> &Path {
@@ -109,6 +128,9 @@ impl RecordingStore {
                 .map_err(io)?;
             file.write_all(&line).await.map_err(io)?;
             file.sync_data().await.map_err(io)?;
+        }
+        if let Some(observer) = &self.observer {
+            observer(&entry);
         }
         if let Ok(mut entries) = self.by_identifier.lock() {
             entries.insert(entry.identifier.clone(), entry);

@@ -149,7 +149,10 @@ async fn serve(config: Config) -> Result<()> {
         trunks: telephony.trunks.clone(),
     })
     .await?;
-    let recordings = Arc::new(RecordingStore::open(&config.recordings.dir)?);
+    let recordings = Arc::new(
+        RecordingStore::open(&config.recordings.dir)?
+            .with_observer(copy_recordings_to(storage.clone())),
+    );
     let engine = Arc::new(Engine::new(EngineParts {
         config: EngineConfig {
             max_calls: config.calls.max_calls,
@@ -295,6 +298,34 @@ fn observe_calls(
         for digit in &record.digits {
             metrics.dtmf_digit(digit.source);
         }
+    })
+}
+
+/// Copies each recording's index entry into storage (`GET /voice/ivr/1/recordings`); the
+/// fsync'd `index.jsonl` stays the record of truth.
+fn copy_recordings_to(
+    storage: crate::storage::Storage,
+) -> ivory_engine::recordings::RecordingObserver {
+    Arc::new(move |entry: &ivory_engine::recordings::RecordingEntry| {
+        let row = crate::storage::RecordingRow {
+            file: entry.file.clone(),
+            identifier: entry.identifier.clone(),
+            call_id: entry.call_id.clone(),
+            message_id: None,
+            kind: entry.kind.clone(),
+            duration_ms: i64::try_from(entry.duration_ms).unwrap_or(i64::MAX),
+            created_at: entry
+                .created_at
+                .parse::<jiff::Timestamp>()
+                .map(|t| t.as_millisecond())
+                .unwrap_or(0),
+        };
+        let storage = storage.clone();
+        tokio::spawn(async move {
+            if let Err(error) = storage.index_recording(&row).await {
+                warn!(%error, file = %row.file, "cannot copy a recording's index entry to storage");
+            }
+        });
     })
 }
 
