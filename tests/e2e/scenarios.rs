@@ -162,6 +162,27 @@ async fn record_writes_a_playable_wav_of_the_right_length_and_plays_it_back() {
     let index = std::fs::read_to_string(server.dir.path().join("data/recordings/index.jsonl"))
         .expect("the recordings index");
     assert!(index.contains("\"identifier\":\"message\""), "{index}");
+    // ... and in storage, for the API, with a download link that serves the file.
+    let (status, listed) = server
+        .http_request(
+            "GET",
+            "/voice/ivr/1/recordings",
+            None,
+            Some(crate::support::API_KEY),
+        )
+        .await;
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed["results"][0]["identifier"], "message", "{listed}");
+    assert_eq!(listed["results"][0]["file"], file, "{listed}");
+    let (status, _) = server
+        .http_text(
+            "GET",
+            &format!("/voice/ivr/1/recordings/{file}"),
+            None,
+            Some(crate::support::API_KEY),
+        )
+        .await;
+    assert_eq!(status, 200, "download of {file}");
     assert_eq!(
         digits(&logged),
         vec![("#".to_string(), "rfc4733".to_string())]

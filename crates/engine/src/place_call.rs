@@ -139,22 +139,24 @@ impl Engine {
             Err(error) => return self.not_placed(&info, &call, None, &error.to_string()),
         };
         info.call_id = sip_call.call_id().to_string();
+        // The call's record starts with its INVITE, as an inbound call's does.
+        let mut record = outbound_record(&info, &call);
         let ring_end = Instant::now() + call.ring_timeout;
         let answer_sdp = loop {
             let event = tokio::select! {
                 event = sip_call.next_event() => event,
                 () = tokio::time::sleep_until(ring_end) => {
                     sip_call.hangup().await.ok();
-                    return self.not_placed(&info, &call, Some(408), "no-answer");
+                    return self.not_answered(record, Some(408), "no-answer");
                 }
             };
             match event {
                 Some(OutboundEvent::Answered { sdp }) => break sdp,
                 Some(OutboundEvent::Failed { status, reason }) => {
-                    return self.not_placed(&info, &call, Some(status), &reason);
+                    return self.not_answered(record, Some(status), &reason);
                 }
                 Some(OutboundEvent::RemoteHangup | OutboundEvent::Ended { .. }) | None => {
-                    return self.not_placed(&info, &call, None, "the call ended before an answer");
+                    return self.not_answered(record, None, "the call ended before an answer");
                 }
                 Some(_) => {}
             }
@@ -177,13 +179,10 @@ impl Engine {
             Err(reason) => {
                 warn!(%reason, "answered call without usable media");
                 sip_call.hangup().await.ok();
-                return self.not_placed(&info, &call, Some(488), &reason);
+                return self.not_answered(record, Some(488), &reason);
             }
         };
         info!(call_id = %info.call_id, "placed call answered");
-        let mut record = RecordBuilder::new(&info);
-        record.direction = "outbound";
-        record.scenario = Some(call.scenario_name.clone());
         record.answer_time = Some(leg_setup::wall_clock_now());
         if !call.pause.is_zero() {
             tokio::time::sleep(call.pause).await;
@@ -234,10 +233,17 @@ impl Engine {
         status: Option<u16>,
         reason: &str,
     ) -> PlacedCall {
+        self.not_answered(outbound_record(info, call), status, reason)
+    }
+
+    /// As [`Self::not_placed`], for a call whose INVITE went out (its record started then).
+    fn not_answered(
+        &self,
+        builder: RecordBuilder,
+        status: Option<u16>,
+        reason: &str,
+    ) -> PlacedCall {
         info!(?status, reason, "placed call not answered");
-        let mut builder = RecordBuilder::new(info);
-        builder.direction = "outbound";
-        builder.scenario = Some(call.scenario_name.clone());
         let record = builder.finish_unanswered(status.unwrap_or(0), HangupBy::System, reason);
         self.call_log.append(record.clone());
         PlacedCall {
@@ -246,4 +252,12 @@ impl Engine {
             record,
         }
     }
+}
+
+/// A call-log record for an outbound call, started now.
+fn outbound_record(info: &CallInfo, call: &PlaceCall) -> RecordBuilder {
+    let mut record = RecordBuilder::new(info);
+    record.direction = "outbound";
+    record.scenario = Some(call.scenario_name.clone());
+    record
 }

@@ -78,8 +78,18 @@ async fn load_program(
 fn outcome(placed: &PlacedCall) -> PlaceOutcome {
     let record = &placed.record;
     let answered = placed.status == Some(200);
+    let result = match PlaceResult::from_sip_status(placed.status) {
+        // The scenario's `machineDetection` verdict, for the report.
+        PlaceResult::Answered { .. } => PlaceResult::Answered {
+            machine: record
+                .variables
+                .get("machineAnswered")
+                .and_then(|verdict| verdict.parse::<bool>().ok()),
+        },
+        other => other,
+    };
     PlaceOutcome {
-        result: PlaceResult::from_sip_status(placed.status),
+        result,
         sip_code: placed.status,
         answered_at_ms: if answered {
             record.answer_time.as_deref().and_then(parse_ms)
