@@ -38,6 +38,7 @@ pub mod recordings;
 pub mod routing;
 pub mod schedule;
 pub mod schedule_book;
+pub mod ssml;
 mod tap_listeners;
 
 use std::net::IpAddr;

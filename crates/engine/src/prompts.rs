@@ -90,7 +90,9 @@ impl PromptStore {
         Ok(prompt)
     }
 
-    /// The synthesised prompt for a `say` text.
+    /// The synthesised prompt for a `say` text, which may use the SSML subset of
+    /// [`crate::ssml`]: each run of text is synthesised (and cached) on its own, breaks are
+    /// silence, and the whole is cached too.
     pub async fn say(
         &self,
         text: &str,
@@ -102,12 +104,47 @@ impl PromptStore {
             .as_ref()
             .ok_or_else(|| EngineError::Tts("no text-to-speech provider is configured".into()))?;
         let voice = espeak_voice(language);
-        let words_per_minute = (175.0 * speech_rate.clamp(0.5, 2.0)).round() as u32;
+        let rate = speech_rate.clamp(0.5, 2.0);
+        let segments = crate::ssml::parse(text);
+        if let [crate::ssml::Segment::Speech { text, rate: factor }] = segments.as_slice() {
+            return self.speak(tts, &voice, rate * factor, text).await;
+        }
+        let key = format!("say\u{0}{voice}\u{0}{rate}\u{0}{text}");
+        if let Some(prompt) = self.cached(&key) {
+            return Ok(prompt);
+        }
+        let mut samples: Vec<i16> = Vec::new();
+        for segment in &segments {
+            match segment {
+                crate::ssml::Segment::Break(pause) => {
+                    let millis = u32::try_from(pause.as_millis()).unwrap_or(u32::MAX);
+                    samples.extend(ivory_dsp::tone::silence(millis));
+                }
+                crate::ssml::Segment::Speech { text, rate: factor } => {
+                    let part = self.speak(tts, &voice, rate * factor, text).await?;
+                    samples.extend_from_slice(part.samples());
+                }
+            }
+        }
+        let prompt = Prompt::from_samples(samples.into());
+        self.remember(key, prompt.clone());
+        Ok(prompt)
+    }
+
+    /// One run of plain text at `rate` (1.0 = espeak-ng's 175 words a minute).
+    async fn speak(
+        &self,
+        tts: &EspeakTts,
+        voice: &str,
+        rate: f32,
+        text: &str,
+    ) -> Result<Prompt, EngineError> {
+        let words_per_minute = (175.0 * rate.clamp(0.25, 4.0)).round().clamp(80.0, 450.0) as u32;
         let key = format!("espeak-ng\u{0}{voice}\u{0}{words_per_minute}\u{0}{text}");
         if let Some(prompt) = self.cached(&key) {
             return Ok(prompt);
         }
-        let wav = tts.synthesise(text, &voice, words_per_minute, &key).await?;
+        let wav = tts.synthesise(text, voice, words_per_minute, &key).await?;
         let samples =
             tokio::task::spawn_blocking(move || ivory_dsp::decode::decode_audio(&wav, Some("wav")))
                 .await
@@ -262,6 +299,73 @@ mod tests {
         assert_eq!(espeak_voice(Some("en-GB")), "en-gb");
         assert_eq!(espeak_voice(Some("de-DE")), "de");
         assert_eq!(espeak_voice(Some("sv_SE")), "sv");
+    }
+
+    /// Seconds of audio in a prompt.
+    fn seconds(prompt: &Prompt) -> f64 {
+        prompt.samples().len() as f64 / 8000.0
+    }
+
+    #[tokio::test]
+    async fn ssml_breaks_and_rates_shape_the_audio_and_runs_are_synthesised_once() {
+        let program = PathBuf::from("espeak-ng");
+        let cache = std::env::temp_dir().join(format!("ivory-ssml-cache-{}", std::process::id()));
+        let tts = match EspeakTts::locate(program, cache.clone()).await {
+            Ok(tts) => tts,
+            Err(error) => {
+                assert!(
+                    std::env::var_os("IVORY_REQUIRE_PEERS").is_none(),
+                    "espeak-ng is required: {error}"
+                );
+                return;
+            }
+        };
+        let store = PromptStore::new(PathBuf::from("/nonexistent"), Some(tts), None);
+        let hello = store.say("Hello", None, 1.0).await.expect("hello");
+        let world = store.say("world", None, 1.0).await.expect("world");
+        let files_after_plain = std::fs::read_dir(&cache).expect("cache dir").count();
+        let paused = store
+            .say(
+                r#"<speak>Hello <break time="1500ms"/> world</speak>"#,
+                None,
+                1.0,
+            )
+            .await
+            .expect("with a break");
+        // The two runs came from the cache: nothing new was synthesised.
+        assert_eq!(
+            std::fs::read_dir(&cache).expect("cache dir").count(),
+            files_after_plain
+        );
+        let expected = seconds(&hello) + 1.5 + seconds(&world);
+        assert!(
+            (seconds(&paused) - expected).abs() < 0.05,
+            "{} s, expected {expected} s",
+            seconds(&paused)
+        );
+        let slow = store
+            .say(r#"<prosody rate="x-slow">Hello world</prosody>"#, None, 1.0)
+            .await
+            .expect("slow");
+        let normal = store.say("Hello world", None, 1.0).await.expect("normal");
+        assert!(
+            seconds(&slow) > 1.4 * seconds(&normal),
+            "x-slow {} s vs {} s",
+            seconds(&slow),
+            seconds(&normal)
+        );
+        let digits = store
+            .say(r#"<say-as interpret-as="digits">12345</say-as>"#, None, 1.0)
+            .await
+            .expect("digits");
+        let number = store.say("12345", None, 1.0).await.expect("number");
+        assert!(
+            (seconds(&digits) - seconds(&number)).abs() > 0.1,
+            "digit by digit differs from the number: {} s vs {} s",
+            seconds(&digits),
+            seconds(&number)
+        );
+        let _ = std::fs::remove_dir_all(&cache);
     }
 
     #[tokio::test]
