@@ -195,7 +195,9 @@ pub fn espeak_voice(language: Option<&str>) -> String {
         "en" | "en-us" => "en-us".into(),
         "en-gb" | "en-uk" => "en-gb".into(),
         "pt-br" => "pt-br".into(),
-        "es-419" | "es-mx" => "es-419".into(),
+        "es-419" | "es-mx" | "es-us" => "es-419".into(),
+        "zh" | "zh-cn" => "cmn".into(),
+        "no" | "nb-no" => "nb".into(),
         other => other.split('-').next().unwrap_or("en").to_string(),
     }
 }
@@ -299,6 +301,8 @@ mod tests {
         assert_eq!(espeak_voice(Some("en-GB")), "en-gb");
         assert_eq!(espeak_voice(Some("de-DE")), "de");
         assert_eq!(espeak_voice(Some("sv_SE")), "sv");
+        assert_eq!(espeak_voice(Some("zh-CN")), "cmn");
+        assert_eq!(espeak_voice(Some("no")), "nb");
     }
 
     /// Seconds of audio in a prompt.

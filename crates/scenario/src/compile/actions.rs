@@ -77,6 +77,11 @@ pub(super) fn say(compiler: &mut Compiler, object: &mut ObjectReader<'_>) -> Opt
         let diagnostics = &mut compiler.diagnostics;
         if let Some((value, path)) = options.get("language") {
             say.language = reader::non_empty_string(diagnostics, &path, value).map(str::to_owned);
+            if let Some(language) = say.language.as_deref()
+                && !super::languages::is_known(language)
+            {
+                diagnostics.error(&path, super::languages::unknown(language));
+            }
         }
         if let Some((value, path)) = options.get("speechRate") {
             let rate = reader::number(diagnostics, &path, value, 0.5, 2.0).unwrap_or(1.0);

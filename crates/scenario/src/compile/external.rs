@@ -95,6 +95,11 @@ pub(super) fn capture(
         if let Some((value, path)) = speech.get("language") {
             capture.language =
                 reader::non_empty_string(diagnostics, &path, value).map(str::to_owned);
+            if let Some(language) = capture.language.as_deref()
+                && !super::languages::is_known(language)
+            {
+                diagnostics.error(&path, super::languages::unknown(language));
+            }
         }
         if let Some((value, path)) = speech.get("keyPhrases")
             && let Some(phrases) = reader::array(diagnostics, &path, value)

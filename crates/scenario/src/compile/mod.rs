@@ -6,6 +6,7 @@ mod checks;
 pub(crate) mod external;
 mod flow;
 mod ivr;
+pub mod languages;
 pub(crate) mod reader;
 mod variables;
 
