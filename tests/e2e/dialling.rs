@@ -295,36 +295,13 @@ async fn a_caller_hanging_up_ends_the_dialled_legs() {
     if !sipp_ready() {
         return;
     }
-    let probe = crate::support::TempDir::new("dial-caller-gone-uas");
-    let mut ringing = SippUas::start(probe.path(), "uas-no-answer.xml", &[]).await;
-    let scenario = format!(
-        r#"{{"name":"gone","script":[
-          {{"dial":"{}","options":{{"ringTimeout":30}}}},
-          {{"setVariable":"after","value":"${{dialStatus}}"}},
-          "hangup"]}}"#,
-        ringing.uri("ringing")
-    );
-    let server = server_dialling("dial-caller-gone", &scenario, "").await;
-    // The caller hangs up while the first target rings: it is cancelled.
-    let mut ua = TestUa::connect(Transport::Udp, server.sip_udp).await;
-    let peer = RtpPeer::bind().await;
-    let mut call = call_2000(&server, &mut ua, &peer).await;
-    sleep(Duration::from_secs(2)).await;
-    let answer = ua.bye(&mut call, SHORT_TIMEOUT).await;
-    assert_eq!(answer.status(), Some(200));
-    assert!(
-        ringing.finished_ok(PEER_TIMEOUT).await,
-        "the ringing UAS was not cancelled\n{}",
-        ringing.trace()
-    );
-    let logged = server.single_call(SHORT_TIMEOUT).await;
-    assert_eq!(field(&logged, "hangupBy"), "caller", "{logged:#}");
+    let logged =
+        caller_hangs_up_two_seconds_into_a_dial("dial-caller-gone", "uas-no-answer.xml", &[]).await;
     assert_eq!(
         field(&logged, "variables.dialStatus"),
         "NO_ANSWER",
         "{logged:#}"
     );
-    assert_no_live_legs(&server).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -332,13 +309,32 @@ async fn a_caller_hanging_up_during_the_bridge_hangs_up_the_callee() {
     if !sipp_ready() {
         return;
     }
-    let probe = crate::support::TempDir::new("dial-caller-bye-uas");
-    let mut answering = SippUas::start(probe.path(), "uas-answer.xml", &["-d", "0"]).await;
-    let scenario = format!(
-        r#"{{"name":"bye","script":[{{"dial":"{}"}},"hangup"]}}"#,
-        answering.uri("answering")
+    let logged =
+        caller_hangs_up_two_seconds_into_a_dial("dial-caller-bye", "uas-answer.xml", &["-d", "0"])
+            .await;
+    assert_eq!(
+        field(&logged, "variables.dialStatus"),
+        "ANSWERED",
+        "{logged:#}"
     );
-    let server = server_dialling("dial-caller-bye", &scenario, "").await;
+    assert_eq!(legs(&logged)[0]["answered"], true, "{logged:#}");
+}
+
+/// A scenario dials a sipp UAS running `uas_scenario`; the caller hangs up 2 s into the call. The
+/// UAS must see its call end as scripted (CANCEL while ringing, BYE once answered), the call log
+/// says the caller hung up, and no leg is left. Returns the call-log line.
+async fn caller_hangs_up_two_seconds_into_a_dial(
+    label: &str,
+    uas_scenario: &str,
+    uas_arguments: &[&str],
+) -> Value {
+    let probe = crate::support::TempDir::new(&format!("{label}-uas"));
+    let mut callee = SippUas::start(probe.path(), uas_scenario, uas_arguments).await;
+    let scenario = format!(
+        r#"{{"name":"{label}","script":[{{"dial":"{}","options":{{"ringTimeout":30}}}},"hangup"]}}"#,
+        callee.uri("callee")
+    );
+    let server = server_dialling(label, &scenario, "").await;
     let mut ua = TestUa::connect(Transport::Udp, server.sip_udp).await;
     let peer = RtpPeer::bind().await;
     let mut call = call_2000(&server, &mut ua, &peer).await;
@@ -346,19 +342,14 @@ async fn a_caller_hanging_up_during_the_bridge_hangs_up_the_callee() {
     let answer = ua.bye(&mut call, SHORT_TIMEOUT).await;
     assert_eq!(answer.status(), Some(200));
     assert!(
-        answering.finished_ok(PEER_TIMEOUT).await,
-        "the callee got no BYE\n{}",
-        answering.trace()
+        callee.finished_ok(PEER_TIMEOUT).await,
+        "the called sipp's call did not end as scripted\n{}",
+        callee.trace()
     );
     let logged = server.single_call(SHORT_TIMEOUT).await;
     assert_eq!(field(&logged, "hangupBy"), "caller", "{logged:#}");
-    assert_eq!(
-        field(&logged, "variables.dialStatus"),
-        "ANSWERED",
-        "{logged:#}"
-    );
-    assert_eq!(legs(&logged)[0]["answered"], true, "{logged:#}");
     assert_no_live_legs(&server).await;
+    logged
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

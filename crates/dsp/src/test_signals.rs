@@ -22,6 +22,36 @@ pub(crate) fn vowel(
     duration_ms: u32,
     level_dbm0: f32,
 ) -> Vec<i16> {
+    voiced(
+        (f0_start, f0_end),
+        formants,
+        duration_ms,
+        level_dbm0,
+        Envelope {
+            depth: 0.3,
+            fade_samples: 80,
+        },
+    )
+}
+
+/// How a voiced burst's loudness moves: a 4 Hz syllable swing of `depth` (0 = steady, 0.5 =
+/// down to 0 at its troughs) and linear fades of `fade_samples` at both ends (0: none).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Envelope {
+    pub depth: f64,
+    pub fade_samples: usize,
+}
+
+/// A glottal pulse train (harmonics falling 6 dB per octave) through a cascade of formant
+/// resonators, fundamental gliding linearly over `(start, end)` Hz, shaped by `envelope`,
+/// normalised to `level_dbm0` RMS.
+pub(crate) fn voiced(
+    (f0_start, f0_end): (f64, f64),
+    formants: &[(f64, f64)],
+    duration_ms: u32,
+    level_dbm0: f32,
+    envelope: Envelope,
+) -> Vec<i16> {
     let count = tone::samples_for(duration_ms);
     if count == 0 {
         return Vec::new();
@@ -46,12 +76,17 @@ pub(crate) fn vowel(
                 value += amplitude * (harmonic * phase).sin();
                 harmonic += 1.0;
             }
-            let envelope = 0.7 + 0.3 * (std::f64::consts::TAU * 4.0 * index as f64 / 8000.0).sin();
-            let fade_samples = 80.0;
-            let fade = (index as f64 / fade_samples)
-                .min((count - 1 - index) as f64 / fade_samples)
-                .min(1.0);
-            value * envelope * fade
+            let swing = (1.0 - envelope.depth)
+                + envelope.depth * (std::f64::consts::TAU * 4.0 * index as f64 / 8000.0).sin();
+            let fade = if envelope.fade_samples == 0 {
+                1.0
+            } else {
+                let fade_samples = envelope.fade_samples as f64;
+                (index as f64 / fade_samples)
+                    .min((count - 1 - index) as f64 / fade_samples)
+                    .min(1.0)
+            };
+            value * swing * fade
         })
         .collect();
     let rms = (raw.iter().map(|value| value * value).sum::<f64>() / count as f64).sqrt();

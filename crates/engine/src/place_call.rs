@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ivory_scenario::{Program, Run, RunOptions};
-use ivory_sip::sdp::{AudioCodec, LocalMedia};
 use ivory_sip::{CallInfo, OutboundEvent, TransportKind};
 use tokio::time::Instant;
 use tracing::{Instrument, info, warn};
@@ -25,7 +24,7 @@ use crate::call_log::{CallRecord, HangupBy};
 use crate::leg::Leg;
 use crate::leg_dialog::LegDialog;
 use crate::leg_setup::{self, RecordBuilder};
-use crate::outbound_routing::{CallerId, RoutingContext, parse_target, plan_dial};
+use crate::outbound_routing::CallerId;
 
 /// What to call and run.
 #[derive(Debug, Clone)]
@@ -87,28 +86,13 @@ impl Engine {
         let Some(outbound) = self.outbound.clone() else {
             return self.not_placed(&info, &call, None, "no SIP layer to dial with");
         };
-        let plan = parse_target(&call.to).and_then(|target| {
-            let bindings = match &target {
-                crate::outbound_routing::DialTarget::User(name)
-                    if outbound.registrar.is_user(name) =>
-                {
-                    Some(outbound.registrar.lookup(name))
-                }
-                _ => None,
-            };
-            plan_dial(
-                &target,
-                &RoutingContext {
-                    trunks: &outbound.trunks,
-                    routes: &outbound.routes,
-                    caller: CallerId {
-                        sender_id: call.from.as_deref(),
-                        caller_number: None,
-                    },
-                    user_bindings: bindings.as_deref(),
-                },
-            )
-        });
+        let plan = outbound.plan(
+            &call.to,
+            CallerId {
+                sender_id: call.from.as_deref(),
+                caller_number: None,
+            },
+        );
         let plan = match plan.map(|plans| plans.into_iter().next()) {
             Ok(Some(plan)) => plan,
             Ok(None) => return self.not_placed(&info, &call, None, "nothing to dial"),
@@ -118,22 +102,13 @@ impl Engine {
             Ok(ports) => ports,
             Err(error) => return self.not_placed(&info, &call, Some(503), &error.to_string()),
         };
-        let local = LocalMedia {
-            address: outbound
-                .dialer
-                .local_ip_for(&plan.request_uri, plan.destination),
-            rtp_port: ports.rtp_port,
-            session_id: rand::random::<u32>().into(),
-            session_version: 1,
-            codecs: vec![AudioCodec::Pcmu, AudioCodec::Pcma],
-        };
+        let (local, offer) = outbound.offer(&plan, ports.rtp_port);
         info.from_user = plan.from_user.clone();
         info.from_uri = format!("sip:{}", plan.from_user);
         info.local_ip = local.address;
         if let Some(destination) = plan.destination {
             info.remote = destination;
         }
-        let offer = ivory_sip::sdp::make_offer(&local, 101);
         let mut sip_call = match outbound.dialer.call(plan.into_request(offer)) {
             Ok(sip_call) => sip_call,
             Err(error) => return self.not_placed(&info, &call, None, &error.to_string()),

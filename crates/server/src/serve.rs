@@ -250,6 +250,7 @@ async fn serve(config: Config) -> Result<()> {
         );
     }
     sip.shutdown();
+    storage.close().await;
     http_task.abort();
     pusher_task.abort();
     live_task.abort();

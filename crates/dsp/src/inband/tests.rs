@@ -262,9 +262,8 @@ fn single_tones_produce_nothing() {
     assert_heard(&tone::beep(), "", "beep");
 }
 
-/// A vowel-like signal: a glottal pulse train (harmonics falling 6 dB per octave) through a
-/// cascade of formant resonators, fundamental gliding linearly from `f0_start` to `f0_end`,
-/// amplitude-modulated at a syllable rate of 4 Hz, normalised to `level_dbm0` RMS.
+/// A vowel-like signal ([`crate::test_signals::voiced`]): a 4 Hz syllable swing of ±40 %, no
+/// fades.
 fn vowel(
     f0_start: f64,
     f0_end: f64,
@@ -272,36 +271,16 @@ fn vowel(
     duration_ms: u32,
     level_dbm0: f32,
 ) -> Vec<i16> {
-    let count = tone::samples_for(duration_ms);
-    let mut phase = 0.0f64;
-    let raw: Vec<f64> = (0..count)
-        .map(|index| {
-            let progress = index as f64 / count as f64;
-            let fundamental = f0_start + (f0_end - f0_start) * progress;
-            phase += std::f64::consts::TAU * fundamental / 8000.0;
-            let mut value = 0.0;
-            let mut harmonic = 1.0;
-            while harmonic * fundamental < 3800.0 {
-                let frequency = harmonic * fundamental;
-                let mut amplitude = 1.0 / harmonic;
-                for &(centre, bandwidth) in formants {
-                    let ratio = frequency / centre;
-                    amplitude /= ((1.0 - ratio * ratio).powi(2)
-                        + (frequency * bandwidth / (centre * centre)).powi(2))
-                    .sqrt();
-                }
-                value += amplitude * (harmonic * phase).sin();
-                harmonic += 1.0;
-            }
-            let envelope = 0.6 + 0.4 * (std::f64::consts::TAU * 4.0 * index as f64 / 8000.0).sin();
-            value * envelope
-        })
-        .collect();
-    let rms = (raw.iter().map(|value| value * value).sum::<f64>() / count as f64).sqrt();
-    let target = tone::peak_amplitude(level_dbm0) / std::f64::consts::SQRT_2;
-    raw.iter()
-        .map(|value| (value / rms * target).round() as i16)
-        .collect()
+    crate::test_signals::voiced(
+        (f0_start, f0_end),
+        formants,
+        duration_ms,
+        level_dbm0,
+        crate::test_signals::Envelope {
+            depth: 0.4,
+            fade_samples: 0,
+        },
+    )
 }
 
 #[test]

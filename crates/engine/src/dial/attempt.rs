@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use ivory_sip::sdp::{AudioCodec, LocalMedia, MediaDirection};
+use ivory_sip::sdp::{LocalMedia, MediaDirection};
 use ivory_sip::{OutboundControl, OutboundEvent};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
@@ -16,8 +16,6 @@ use crate::media_worker::MediaHandle;
 use crate::outbound_routing::DialPlan;
 use crate::ports::PortPair;
 
-/// The telephone-event payload type of our offers.
-const TELEPHONE_EVENT_PAYLOAD_TYPE: u8 = 101;
 /// How long the callee's media slot may take to confirm its close.
 const MEDIA_CLOSE_WAIT: Duration = Duration::from_secs(2);
 
@@ -53,22 +51,16 @@ impl Attempt {
     /// Sends the INVITE for `plan`; events arrive on `events` tagged `index`.
     pub(crate) fn start(
         engine: &Engine,
-        dialer: &ivory_sip::Dialer,
+        outbound: &super::Outbound,
         plan: DialPlan,
         target: &str,
         index: usize,
         events: UnboundedSender<AttemptEvent>,
     ) -> Result<Attempt, String> {
         let ports = engine.ports.allocate().map_err(|e| e.to_string())?;
-        let local = LocalMedia {
-            address: dialer.local_ip_for(&plan.request_uri, plan.destination),
-            rtp_port: ports.rtp_port,
-            session_id: rand::random::<u32>().into(),
-            session_version: 1,
-            codecs: vec![AudioCodec::Pcmu, AudioCodec::Pcma],
-        };
-        let offer = ivory_sip::sdp::make_offer(&local, TELEPHONE_EVENT_PAYLOAD_TYPE);
-        let mut call = dialer
+        let (local, offer) = outbound.offer(&plan, ports.rtp_port);
+        let mut call = outbound
+            .dialer
             .call(plan.into_request(offer))
             .map_err(|e| e.to_string())?;
         let control = call.control();

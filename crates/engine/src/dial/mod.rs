@@ -39,9 +39,16 @@ mod run;
 pub(crate) use run::DialRequest;
 
 use ivory_scenario::DialStatus;
+use ivory_sip::sdp::{AudioCodec, LocalMedia};
 use ivory_sip::{Dialer, Registrar, TrunkConfig};
 
-use crate::outbound_routing::OutboundRoute;
+use crate::outbound_routing::{
+    CallerId, DialPlan, DialTarget, OutboundRoute, RoutingContext, RoutingError, parse_target,
+    plan_dial,
+};
+
+/// The telephone-event payload type of our offers.
+const TELEPHONE_EVENT_PAYLOAD_TYPE: u8 = 101;
 
 /// What dialling out needs: the SIP layer's dialer and registrar, and the trunks and routes.
 #[derive(Debug, Clone)]
@@ -50,6 +57,48 @@ pub struct Outbound {
     pub registrar: Registrar,
     pub trunks: Vec<TrunkConfig>,
     pub routes: Vec<OutboundRoute>,
+}
+
+impl Outbound {
+    /// The INVITEs for a dial string ([`crate::outbound_routing`]), a registered user's current
+    /// bindings looked up here.
+    pub(crate) fn plan(
+        &self,
+        text: &str,
+        caller: CallerId<'_>,
+    ) -> Result<Vec<DialPlan>, RoutingError> {
+        let target = parse_target(text)?;
+        let bindings = match &target {
+            DialTarget::User(name) if self.registrar.is_user(name) => {
+                Some(self.registrar.lookup(name))
+            }
+            _ => None,
+        };
+        plan_dial(
+            &target,
+            &RoutingContext {
+                trunks: &self.trunks,
+                routes: &self.routes,
+                caller,
+                user_bindings: bindings.as_deref(),
+            },
+        )
+    }
+
+    /// Our side of the media for a call per `plan` on `rtp_port`, and the SDP offer for it.
+    pub(crate) fn offer(&self, plan: &DialPlan, rtp_port: u16) -> (LocalMedia, String) {
+        let local = LocalMedia {
+            address: self
+                .dialer
+                .local_ip_for(&plan.request_uri, plan.destination),
+            rtp_port,
+            session_id: rand::random::<u32>().into(),
+            session_version: 1,
+            codecs: vec![AudioCodec::Pcmu, AudioCodec::Pcma],
+        };
+        let offer = ivory_sip::sdp::make_offer(&local, TELEPHONE_EVENT_PAYLOAD_TYPE);
+        (local, offer)
+    }
 }
 
 /// How one target ended, for [`status_for`].

@@ -15,7 +15,7 @@ use super::attempt::{Attempt, AttemptEvent, AttemptState};
 use super::{Outbound, TargetEnd, ringback, status_for};
 use crate::leg::Leg;
 use crate::media_worker::{BridgeEnd, MediaNotice};
-use crate::outbound_routing::{CallerId, DialPlan, RoutingContext, parse_target, plan_dial};
+use crate::outbound_routing::{CallerId, DialPlan};
 
 /// How long a digit crossing the bridge is sent for.
 const BRIDGED_DIGIT: Duration = Duration::from_millis(100);
@@ -127,26 +127,13 @@ impl Leg {
             .destinations
             .iter()
             .map(|text| {
-                let plans = parse_target(text).and_then(|target| {
-                    let bindings = match &target {
-                        crate::outbound_routing::DialTarget::User(name)
-                            if outbound.registrar.is_user(name) =>
-                        {
-                            Some(outbound.registrar.lookup(name))
-                        }
-                        _ => None,
-                    };
-                    let context = RoutingContext {
-                        trunks: &outbound.trunks,
-                        routes: &outbound.routes,
-                        caller: CallerId {
-                            sender_id: request.sender_id.as_deref(),
-                            caller_number: Some(caller_number.as_str()),
-                        },
-                        user_bindings: bindings.as_deref(),
-                    };
-                    plan_dial(&target, &context)
-                });
+                let plans = outbound.plan(
+                    text,
+                    CallerId {
+                        sender_id: request.sender_id.as_deref(),
+                        caller_number: Some(caller_number.as_str()),
+                    },
+                );
                 Target {
                     text: text.clone(),
                     plans: plans.map_err(|error| error.to_string()),
@@ -176,7 +163,7 @@ impl Leg {
                     let index = dial.attempts.len();
                     match Attempt::start(
                         &self.engine,
-                        &outbound.dialer,
+                        outbound,
                         plan,
                         &target.text,
                         index,

@@ -157,23 +157,8 @@ impl Metrics {
         metrics
     }
 
-    pub fn call_started(&self) {
-        self.calls_live.inc();
-    }
-
-    /// A call ended; `direction` `inbound`/`outbound`, `outcome` e.g. `answered`, `no_answer`.
-    pub fn call_ended(&self, direction: &str, outcome: &str) {
-        self.calls_live.dec();
-        self.calls
-            .get_or_create(&CallLabels {
-                direction: direction.to_string(),
-                outcome: outcome.to_string(),
-            })
-            .inc();
-    }
-
-    /// A finished call, counted by direction and outcome (the live gauges are set apart, by
-    /// [`Self::set_live`]).
+    /// A finished call, counted by direction (`inbound`/`outbound`) and outcome (`answered`, or
+    /// the hang-up reason); the live gauges are set apart, by [`Self::set_live`].
     pub fn call_counted(&self, direction: &str, outcome: &str) {
         self.calls
             .get_or_create(&CallLabels {
@@ -188,14 +173,6 @@ impl Metrics {
         self.calls_live
             .set(i64::try_from(calls).unwrap_or(i64::MAX));
         self.legs_live.set(i64::try_from(legs).unwrap_or(i64::MAX));
-    }
-
-    pub fn leg_opened(&self) {
-        self.legs_live.inc();
-    }
-
-    pub fn leg_closed(&self) {
-        self.legs_live.dec();
     }
 
     /// Adds a call's RTP totals (typically when it ends).
@@ -301,15 +278,15 @@ mod tests {
     #[test]
     fn events_show_up_in_the_text() {
         let metrics = Metrics::new();
-        metrics.call_started();
-        metrics.call_started();
-        metrics.call_ended("outbound", "answered");
+        metrics.set_live(1, 2);
+        metrics.call_counted("outbound", "answered");
         metrics.rtp(10, 12, 1, 2);
         metrics.dtmf_digit("rfc4733");
         metrics.http_request("GET", "/voice/ivr/1/reports", 200);
         metrics.set_queue_depth(5, 1);
         let text = metrics.encode();
         assert!(text.contains("ivory_calls_live 1"), "{text}");
+        assert!(text.contains("ivory_legs_live 2"), "{text}");
         assert!(text.contains("ivory_calls_total{direction=\"outbound\",outcome=\"answered\"} 1"));
         assert!(text.contains("ivory_rtp_packets_total{direction=\"in\"} 10"));
         assert!(text.contains("ivory_rtp_packets_lost_total 2"));

@@ -22,7 +22,6 @@
 //! 500. With no API key configured every API request is refused (401).
 
 // Parts are used by the dialer worker and the engine once they are wired (see the report).
-#![allow(dead_code, unused_imports)]
 
 mod auth;
 pub mod error;
@@ -42,7 +41,6 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
-pub use error::ApiError;
 pub use metrics::Metrics;
 
 use crate::storage::Storage;

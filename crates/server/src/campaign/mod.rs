@@ -52,9 +52,6 @@
 //! speed with many due rows can delay the rows of launches accepted after it (see the
 //! report to the lead; a per-launch fair claim needs a storage query).
 
-// Wired in serve.rs by the lead.
-#![allow(dead_code, unused_imports)]
-
 mod call;
 mod worker;
 
@@ -67,7 +64,9 @@ use ivory_engine::dialer::AttemptOutcome;
 
 use crate::storage::CallSummary;
 
-pub use worker::{CallEnded, CampaignWorker, Pass};
+#[allow(unused_imports, reason = "named by the campaign tests")]
+pub use worker::CallEnded;
+pub use worker::CampaignWorker;
 
 /// Places outbound calls: the engine implements it with SIP and a scenario run.
 pub trait CallPlacer: Send + Sync + 'static {

@@ -17,7 +17,6 @@
 //!   the same transaction: exactly one final report per destination.
 
 // Parts are used by the dialer worker once it is wired.
-#![allow(dead_code, unused_imports)]
 
 mod error;
 mod launches;
@@ -35,14 +34,12 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 
 pub use error::{StorageError, redact_url};
-pub use launches::{
-    CallOptions, NewDestination, NewLaunch, NewLaunchGroup, NotifyTarget, RejectedDestination,
-};
+pub use launches::{CallOptions, NewDestination, NewLaunch, NewLaunchGroup, NotifyTarget};
 pub use logs::{CallLogEntry, LogFilter, LogRow, RecordingRow};
 pub use outbox::OutboxItem;
 pub use queue::{AttemptEnd, DestinationRow, QueueDepth};
 pub use report::CallSummary;
-pub use scenarios::{ScenarioPage, ScenarioRecord};
+pub use scenarios::ScenarioRecord;
 
 /// The migrations, compiled in: the binary migrates whatever its working directory.
 const MIGRATIONS: [(i64, &str, &str); 1] = [(
@@ -111,11 +108,12 @@ impl Storage {
         Ok(Storage { pool, backend })
     }
 
+    #[allow(dead_code, reason = "the storage tests branch on it")]
     pub fn backend(&self) -> Backend {
         self.backend
     }
 
-    /// Closes every connection (tests, shutdown).
+    /// Closes every connection (at shutdown, and in tests).
     pub async fn close(&self) {
         self.pool.close().await;
     }

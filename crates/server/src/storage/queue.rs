@@ -385,6 +385,7 @@ impl Storage {
     }
 
     /// One destination, by message id.
+    #[allow(dead_code, reason = "read by the queue and report tests")]
     pub async fn destination(&self, message_id: &str) -> Result<DestinationRow, StorageError> {
         let row = sqlx::query(AssertSqlSafe(format!(
             "SELECT {ROW_COLUMNS} FROM destinations WHERE message_id = $1"
