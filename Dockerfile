@@ -12,6 +12,9 @@
 # run with --network host.
 
 FROM rust:1.95-bookworm AS builder
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libpocketsphinx-dev pkg-config \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /build
 COPY Cargo.toml Cargo.lock ./
 COPY crates ./crates
@@ -22,6 +25,7 @@ RUN cargo build --release --locked -p ivory-server --bin ivory \
 FROM debian:bookworm-slim
 RUN apt-get update \
     && apt-get install -y --no-install-recommends espeak-ng ca-certificates \
+       libpocketsphinx3 pocketsphinx-en-us \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --home-dir /opt/ivory --shell /usr/sbin/nologin ivory
 WORKDIR /opt/ivory

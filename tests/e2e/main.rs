@@ -14,6 +14,7 @@ mod dtmf_cli;
 mod scenarios;
 mod sipp_calls;
 mod softphone;
+mod speech;
 mod support;
 mod torture;
 mod ua_media;

@@ -9,6 +9,8 @@
 //! - [`amd`]: answering-machine detection in the style of Asterisk's AMD
 //!   ([`AnsweringMachineDetector`]), with the end of a machine's greeting (its beep).
 //! - [`recorder`]: the `record` action's stop rules ([`RecordingSession`]).
+//! - [`speech_endpoint`]: where a spoken answer starts and ends, for `capture`
+//!   ([`SpeechEndpointer`]), with the same detector as `record`'s `maxSilence`.
 //! - [`wav_writer`]: recordings written as WAV files ([`WavFileWriter`]) — the crate's only I/O,
 //!   because the container is part of the audio format; the engine decides where and when.
 //!
@@ -24,6 +26,7 @@ pub mod digit;
 pub mod g711;
 pub mod inband;
 pub mod recorder;
+pub mod speech_endpoint;
 #[cfg(test)]
 mod test_signals;
 pub mod tone;
@@ -35,6 +38,7 @@ pub use digit::DtmfDigit;
 pub use g711::Codec;
 pub use inband::{DtmfDetection, InbandDtmfDetector, detect_digits};
 pub use recorder::{RecordingOptions, RecordingSession, RecordingStop, RecordingStopReason};
+pub use speech_endpoint::{EndpointConfig, EndpointOutcome, SpeechEndpointer};
 pub use vad::{VadConfig, VadEvent, VoiceActivityDetector};
 pub use wav_writer::{RecordingError, RecordingLayout, WavFileWriter};
 

@@ -75,6 +75,24 @@ pub struct CallRecord {
     /// The legs this call dialled (`dial`, `dialToMany`), in the order they were called.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub legs: Vec<DialedLeg>,
+    /// The answers `capture` heard, in order (the delivery report's `spokenInput` and
+    /// `matchedSpokenInput` are the last one's).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub speech: Vec<SpokenAnswer>,
+}
+
+/// What one `capture` heard.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SpokenAnswer {
+    /// The transcript (`<var>_Full`).
+    pub text: String,
+    /// The key phrase it matched, when the capture had key phrases and one matched.
+    pub matched: Option<String>,
+    /// How long the caller's answer was.
+    pub audio_ms: u64,
+    /// How long recognition took, after the answer ended.
+    pub recognition_ms: u64,
 }
 
 /// One leg a call dialled out.

@@ -25,6 +25,19 @@ pub enum EngineError {
     },
     #[error("text-to-speech: {0}")]
     Tts(String),
+    /// A text-to-speech provider answered something that is not usable audio.
+    #[error("text-to-speech {provider}: unusable audio: {source}")]
+    TtsAudio {
+        provider: String,
+        #[source]
+        source: ivory_dsp::decode::DecodeError,
+    },
+    /// A text-to-speech provider could not be reached or refused the request.
+    #[error("text-to-speech {provider}: {reason}")]
+    TtsProvider { provider: String, reason: String },
+    /// Speech recognition failed (engine, service or recogniser threads).
+    #[error("speech recognition: {0}")]
+    Asr(String),
     #[error(transparent)]
     Sip(#[from] ivory_sip::SipError),
 }

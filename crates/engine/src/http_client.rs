@@ -1,5 +1,5 @@
-//! Outgoing HTTP for scenarios: the Call API (`request`), 46elks `next` webhooks and prompts fetched
-//! from `http(s)://` URLs.
+//! Outgoing HTTP for scenarios: the Call API (`request`), 46elks `next` webhooks, prompts fetched
+//! from `http(s)://` URLs, and the HTTP speech providers (text-to-speech, recognition).
 //!
 //! One shared client (connection pooling, rustls with the `ring` provider installed once per process:
 //! rsipstack uses rustls+ring, and a second provider beside it makes the first TLS connection panic;
@@ -56,14 +56,48 @@ impl HttpClient {
     pub async fn send(&self, request: OutgoingRequest) -> Result<IncomingResponse, String> {
         let method = reqwest::Method::from_bytes(request.method.to_ascii_uppercase().as_bytes())
             .map_err(|_| format!("invalid HTTP method {:?}", request.method))?;
-        let mut builder = self
-            .client
-            .request(method, &request.url)
-            .timeout(request.timeout);
-        for (name, value) in &request.headers {
+        self.exchange(
+            method,
+            &request.url,
+            &request.headers,
+            request.body.map(reqwest::Body::from),
+            request.timeout,
+        )
+        .await
+    }
+
+    /// POSTs a binary body (audio to a recogniser, JSON to a speech service) with `headers`
+    /// (set `Content-Type` there); any status comes back, `Err` only when no answer did.
+    pub async fn post_bytes(
+        &self,
+        url: &str,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<IncomingResponse, String> {
+        self.exchange(
+            reqwest::Method::POST,
+            url,
+            &headers,
+            Some(reqwest::Body::from(body)),
+            timeout,
+        )
+        .await
+    }
+
+    async fn exchange(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        headers: &[(String, String)],
+        body: Option<reqwest::Body>,
+        timeout: Duration,
+    ) -> Result<IncomingResponse, String> {
+        let mut builder = self.client.request(method, url).timeout(timeout);
+        for (name, value) in headers {
             builder = builder.header(name, value);
         }
-        if let Some(body) = request.body {
+        if let Some(body) = body {
             builder = builder.body(body);
         }
         let mut response = builder.send().await.map_err(describe)?;
@@ -160,6 +194,34 @@ mod tests {
         assert!(request.starts_with("POST /hook HTTP/1.1"), "{request}");
         assert!(request.to_ascii_lowercase().contains("x-test: 1"));
         assert!(request.ends_with("a=b"));
+    }
+
+    #[tokio::test]
+    async fn posts_binary_bodies() {
+        let (url, server) = serve_once(
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnope",
+        )
+        .await;
+        let client = HttpClient::new("ivory-test").expect("client");
+        let response = client
+            .post_bytes(
+                &url,
+                vec![("Content-Type".into(), "audio/wav".into())],
+                vec![0, 159, 146, 150],
+                Duration::from_secs(5),
+            )
+            .await
+            .expect("an answer, whatever its status");
+        assert_eq!(response.status, 404);
+        assert_eq!(response.body, b"nope");
+        let request = server.await.expect("server");
+        assert!(request.starts_with("POST /hook HTTP/1.1"), "{request}");
+        assert!(
+            request
+                .to_ascii_lowercase()
+                .contains("content-type: audio/wav")
+        );
+        assert!(request.to_ascii_lowercase().contains("content-length: 4"));
     }
 
     #[tokio::test]

@@ -42,6 +42,8 @@ pub(crate) enum Completion {
     },
     /// An event for the scenario (an HTTP answer, a failed action).
     Scenario(Event),
+    /// A `capture`'s recognition.
+    Speech(crate::leg_speech::SpeechResult),
 }
 
 pub(crate) struct Leg {
@@ -63,6 +65,10 @@ pub(crate) struct Leg {
     pub(crate) recording_active: bool,
     pub(crate) recordings_made: u32,
     pub(crate) outcome: Option<CallOutcome>,
+    /// The `capture` listened or recognised for; bumped when one starts or is stopped, so a
+    /// late result for an earlier one is ignored.
+    pub(crate) capture: Option<crate::leg_speech::PendingCapture>,
+    pub(crate) capture_generation: u64,
 }
 
 impl Leg {
@@ -91,6 +97,8 @@ impl Leg {
             recording_active: false,
             recordings_made: 0,
             outcome: None,
+            capture: None,
+            capture_generation: 0,
         }
     }
 
@@ -229,6 +237,10 @@ impl Leg {
                 }
             }
             TapOutcome::Machine { machine } => Event::MachineDetected { machine },
+            TapOutcome::SpeechCaptured { utterance, outcome } => {
+                self.on_speech_captured(utterance, outcome);
+                return;
+            }
         };
         self.run.handle_event(Instant::now().into_std(), event);
     }
@@ -308,6 +320,7 @@ impl Leg {
                 loop_count,
             } => self.on_prompt_loaded(generation, result, loop_count),
             Completion::Scenario(event) => self.run.handle_event(Instant::now().into_std(), event),
+            Completion::Speech(result) => self.on_speech_result(result),
         }
     }
 

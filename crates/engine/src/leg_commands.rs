@@ -1,6 +1,7 @@
-//! Carrying out a scenario's commands on a leg: prompts, speech, recordings, machine detection, the
-//! Call API, dialling out ([`crate::dial`]); and answering `ActionFailed` at once for what this
-//! runtime cannot do yet (capture, SMS), so the call goes on and the call log says why. Media commands go to the call's media slot
+//! Carrying out a scenario's commands on a leg: prompts, speech synthesis and capture
+//! ([`crate::leg_speech`]), recordings, machine detection, the Call API, dialling out
+//! ([`crate::dial`]); and answering `ActionFailed` at once for what this runtime cannot do (SMS
+//! without a gateway), so the call goes on and the call log says why. Media commands go to the call's media slot
 //! on its worker ([`crate::media_worker`]) and take effect on its next 20 ms tick.
 
 use std::time::Duration;
@@ -47,6 +48,7 @@ impl Leg {
             Command::Say {
                 text,
                 language,
+                voice,
                 speech_rate,
                 ..
             } => {
@@ -55,7 +57,7 @@ impl Leg {
                 let completions = self.completions_tx.clone();
                 tokio::spawn(async move {
                     let result = prompts
-                        .say(&text, language.as_deref(), speech_rate)
+                        .say(&text, language.as_deref(), voice.as_ref(), speech_rate)
                         .await
                         .map_err(|e| e.to_string());
                     completions
@@ -145,7 +147,21 @@ impl Leg {
                 info!(%note, "scenario note");
                 self.record.notes.push(note);
             }
-            Command::StopCapture => {}
+            Command::Capture {
+                timeout,
+                language,
+                key_phrases,
+                max_silence,
+                ..
+            } => self.start_capture(
+                timeout,
+                max_silence,
+                crate::asr::RecognitionRequest {
+                    language,
+                    key_phrases,
+                },
+            ),
+            Command::StopCapture => self.stop_capture(),
             Command::Dial {
                 destinations,
                 parallel,
@@ -188,7 +204,7 @@ impl Leg {
     fn refuse(&mut self, command: &Command) {
         let reason = match command {
             Command::Dial { .. } => "the caller has hung up: nobody to connect",
-            Command::Capture { .. } => "speech recognition is not available in this version",
+            Command::Capture { .. } => "the caller has hung up: nobody to listen to",
             Command::SendSms { .. } => "no SMS gateway is configured",
             _ => "this action is not available in this version",
         };

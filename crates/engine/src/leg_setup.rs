@@ -51,6 +51,8 @@ pub(crate) struct RecordBuilder {
     pub whole_call_file: Option<String>,
     /// The legs dialled out from this call.
     pub legs: Vec<crate::call_log::DialedLeg>,
+    /// What `capture` heard.
+    pub speech: Vec<crate::call_log::SpokenAnswer>,
 }
 
 impl RecordBuilder {
@@ -68,6 +70,7 @@ impl RecordBuilder {
             recordings: Vec::new(),
             whole_call_file: None,
             legs: Vec::new(),
+            speech: Vec::new(),
         }
     }
 
@@ -109,6 +112,7 @@ impl RecordBuilder {
                 .collect(),
             rtp,
             legs: self.legs,
+            speech: self.speech,
         }
     }
 

@@ -20,6 +20,7 @@
 //! Concurrency is capped by a semaphore (`max_calls`; over it → 503).
 #![forbid(unsafe_code)]
 
+pub mod asr;
 pub mod call_log;
 pub mod dial;
 pub mod dialer;
@@ -29,6 +30,7 @@ mod leg;
 mod leg_commands;
 mod leg_dialog;
 mod leg_setup;
+mod leg_speech;
 pub mod media_worker;
 pub mod outbound_routing;
 pub mod place_call;
@@ -40,6 +42,7 @@ pub mod schedule;
 pub mod schedule_book;
 pub mod ssml;
 mod tap_listeners;
+pub mod tts;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -54,10 +57,13 @@ pub use call_log::{CallLog, CallRecord};
 pub use error::EngineError;
 pub use media_worker::MediaWorkers;
 pub use ports::PortAllocator;
-pub use prompts::{EspeakTts, PromptStore};
+pub use prompts::{PromptStore, WarmOutcome};
 pub use routing::{BusinessHours, NumberRoute, Router};
 pub use schedule::{Schedule, ScheduleError};
 pub use schedule_book::ScheduleBook;
+pub use tts::{
+    EspeakTts, HttpTts, HttpTtsConfig, SpeechSynthesiser, SynthesisRequest, TextToSpeech,
+};
 
 /// Limits and timeouts of the engine.
 #[derive(Debug, Clone)]
@@ -101,6 +107,8 @@ pub struct Engine {
     pub outbound: Option<dial::Outbound>,
     /// The threads that carry every call's RTP.
     pub media: MediaWorkers,
+    /// `capture`'s recogniser; `None` fails every `capture` ([`Engine::with_speech_recognition`]).
+    pub speech: Option<Arc<asr::SpeechRecognition>>,
     pub(crate) calls: Arc<Semaphore>,
     /// Dialled legs whose SIP dialog is not over yet.
     dialled_legs: Arc<AtomicUsize>,
@@ -146,9 +154,16 @@ impl Engine {
             schedules,
             outbound,
             media: MediaWorkers::start(media_workers),
+            speech: None,
             calls,
             dialled_legs: Arc::new(AtomicUsize::new(0)),
         }
+    }
+
+    /// The engine with `speech` recognising `capture`'s answers.
+    pub fn with_speech_recognition(mut self, speech: asr::SpeechRecognition) -> Self {
+        self.speech = Some(Arc::new(speech));
+        self
     }
 
     /// Live calls now.

@@ -6,34 +6,51 @@
 //! cannot read other files. `http(s)://` URLs are fetched once and kept by URL. Decoding runs on the
 //! blocking pool. A prompt that fails is a note in the call log, and the scenario goes on.
 //!
-//! Speech is synthesised by the `espeak-ng` program (never linked: it is GPL), cached on disk by
-//! (engine, voice, rate, text) and in memory, so a prompt is synthesised once.
+//! Speech goes through a [`TextToSpeech`] (a provider and its cache, see [`crate::tts`]); `say`
+//! texts may use the SSML subset of [`crate::ssml`], split here into runs and pauses. The texts a
+//! scenario always says can be synthesised ahead of calls ([`PromptStore::spawn_warming`]).
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use ivory_rtp::Prompt;
+use ivory_scenario::{ConstantSay, Voice};
+use tracing::{debug, warn};
 
 use crate::EngineError;
 use crate::http_client::HttpClient;
+use crate::tts::{self, SynthesisRequest, TextToSpeech};
+pub use crate::tts::{EspeakTts, espeak_voice};
 
 /// The shared prompt store.
 #[derive(Debug)]
 pub struct PromptStore {
     sounds_dir: PathBuf,
-    tts: Option<EspeakTts>,
+    tts: Option<TextToSpeech>,
     http: Option<HttpClient>,
     cache: Mutex<HashMap<String, Prompt>>,
+    /// One warming task synthesises at a time, however many scenarios are loaded at once.
+    warming: tokio::sync::Semaphore,
+}
+
+/// What warming a scenario's texts did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WarmOutcome {
+    /// Texts now in the cache (synthesised now, or already there).
+    pub ready: usize,
+    /// Texts that failed (each logged as a warning).
+    pub failed: usize,
 }
 
 impl PromptStore {
-    pub fn new(sounds_dir: PathBuf, tts: Option<EspeakTts>, http: Option<HttpClient>) -> Self {
+    pub fn new(sounds_dir: PathBuf, tts: Option<TextToSpeech>, http: Option<HttpClient>) -> Self {
         Self {
             sounds_dir,
             tts,
             http,
             cache: Mutex::new(HashMap::new()),
+            warming: tokio::sync::Semaphore::new(1),
         }
     }
 
@@ -92,24 +109,40 @@ impl PromptStore {
 
     /// The synthesised prompt for a `say` text, which may use the SSML subset of
     /// [`crate::ssml`]: each run of text is synthesised (and cached) on its own, breaks are
-    /// silence, and the whole is cached too.
+    /// silence, and the whole is cached too. `speech_rate` is clamped to 0.5–2.
     pub async fn say(
         &self,
         text: &str,
         language: Option<&str>,
+        voice: Option<&Voice>,
         speech_rate: f32,
     ) -> Result<Prompt, EngineError> {
         let tts = self
             .tts
             .as_ref()
             .ok_or_else(|| EngineError::Tts("no text-to-speech provider is configured".into()))?;
-        let voice = espeak_voice(language);
-        let rate = speech_rate.clamp(0.5, 2.0);
+        let rate = if speech_rate.is_nan() {
+            1.0
+        } else {
+            speech_rate.clamp(0.5, 2.0)
+        };
+        let base = SynthesisRequest {
+            text: String::new(),
+            language: language.unwrap_or(tts::DEFAULT_LANGUAGE).to_string(),
+            voice: voice.and_then(|voice| voice.name.clone()),
+            gender: voice.and_then(|voice| voice.gender),
+            rate,
+        };
+        let run = |text: &str, factor: f32| SynthesisRequest {
+            text: text.to_string(),
+            rate: rate * factor,
+            ..base.clone()
+        };
         let segments = crate::ssml::parse(text);
         if let [crate::ssml::Segment::Speech { text, rate: factor }] = segments.as_slice() {
-            return self.speak(tts, &voice, rate * factor, text).await;
+            return tts.speak(&run(text, *factor)).await;
         }
-        let key = format!("say\u{0}{voice}\u{0}{rate}\u{0}{text}");
+        let key = format!("say\u{0}{}\u{0}{text}", tts.cache_key(&base));
         if let Some(prompt) = self.cached(&key) {
             return Ok(prompt);
         }
@@ -121,7 +154,7 @@ impl PromptStore {
                     samples.extend(ivory_dsp::tone::silence(millis));
                 }
                 crate::ssml::Segment::Speech { text, rate: factor } => {
-                    let part = self.speak(tts, &voice, rate * factor, text).await?;
+                    let part = tts.speak(&run(text, *factor)).await?;
                     samples.extend_from_slice(part.samples());
                 }
             }
@@ -131,28 +164,55 @@ impl PromptStore {
         Ok(prompt)
     }
 
-    /// One run of plain text at `rate` (1.0 = espeak-ng's 175 words a minute).
-    async fn speak(
-        &self,
-        tts: &EspeakTts,
-        voice: &str,
-        rate: f32,
-        text: &str,
-    ) -> Result<Prompt, EngineError> {
-        let words_per_minute = (175.0 * rate.clamp(0.25, 4.0)).round().clamp(80.0, 450.0) as u32;
-        let key = format!("espeak-ng\u{0}{voice}\u{0}{words_per_minute}\u{0}{text}");
-        if let Some(prompt) = self.cached(&key) {
-            return Ok(prompt);
+    /// Synthesises `texts` one after the other (so warming never takes more than one
+    /// synthesis's share of the machine), each as [`say`](Self::say) would; a failure is a
+    /// warning naming `scenario`, never an error.
+    pub async fn warm(&self, scenario: &str, texts: &[ConstantSay]) -> WarmOutcome {
+        let mut outcome = WarmOutcome::default();
+        for say in texts {
+            let result = self
+                .say(
+                    &say.text,
+                    say.language.as_deref(),
+                    say.voice.as_ref(),
+                    say.speech_rate,
+                )
+                .await;
+            match result {
+                Ok(_) => outcome.ready += 1,
+                Err(error) => {
+                    outcome.failed += 1;
+                    warn!(scenario, %error, "cannot synthesise a say text ahead of calls");
+                }
+            }
         }
-        let wav = tts.synthesise(text, voice, words_per_minute, &key).await?;
-        let samples =
-            tokio::task::spawn_blocking(move || ivory_dsp::decode::decode_audio(&wav, Some("wav")))
-                .await
-                .map_err(|e| EngineError::Tts(e.to_string()))?
-                .map_err(|e| EngineError::Tts(e.to_string()))?;
-        let prompt = Prompt::from_samples(samples.into());
-        self.remember(key, prompt.clone());
-        Ok(prompt)
+        outcome
+    }
+
+    /// Warms `texts` on a background task (nothing waits for it: calls and start-up go on;
+    /// warming tasks take turns, one synthesis at a time); `None` when there is nothing to do
+    /// (no text, or no text-to-speech).
+    pub fn spawn_warming(
+        self: &Arc<Self>,
+        scenario: String,
+        texts: Vec<ConstantSay>,
+    ) -> Option<tokio::task::JoinHandle<WarmOutcome>> {
+        if texts.is_empty() || self.tts.is_none() {
+            return None;
+        }
+        let store = self.clone();
+        Some(tokio::spawn(async move {
+            // The semaphore is never closed, so this waits for its turn.
+            let _turn = store.warming.acquire().await.ok();
+            let outcome = store.warm(&scenario, &texts).await;
+            debug!(
+                scenario,
+                ready = outcome.ready,
+                failed = outcome.failed,
+                "say texts synthesised ahead of calls"
+            );
+            outcome
+        }))
     }
 
     fn resolve(&self, relative: &str) -> Option<PathBuf> {
@@ -185,125 +245,9 @@ fn url_extension(url: &str) -> Option<String> {
         .map(|(_, ext)| ext.to_ascii_lowercase())
 }
 
-/// The espeak-ng voice for an Infobip-style language code (`en`, `en-US`, `de-DE`, `sv-SE`, ...).
-pub fn espeak_voice(language: Option<&str>) -> String {
-    let code = language
-        .unwrap_or("en-US")
-        .to_ascii_lowercase()
-        .replace('_', "-");
-    match code.as_str() {
-        "en" | "en-us" => "en-us".into(),
-        "en-gb" | "en-uk" => "en-gb".into(),
-        "pt-br" => "pt-br".into(),
-        "es-419" | "es-mx" | "es-us" => "es-419".into(),
-        "zh" | "zh-cn" => "cmn".into(),
-        "no" | "nb-no" => "nb".into(),
-        other => other.split('-').next().unwrap_or("en").to_string(),
-    }
-}
-
-/// The espeak-ng program as a text-to-speech engine.
-#[derive(Debug, Clone)]
-pub struct EspeakTts {
-    program: PathBuf,
-    cache_dir: PathBuf,
-}
-
-impl EspeakTts {
-    /// Checks that the program runs; a clear error otherwise.
-    pub async fn locate(program: PathBuf, cache_dir: PathBuf) -> Result<Self, EngineError> {
-        let status = tokio::process::Command::new(&program)
-            .arg("--version")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .await;
-        match status {
-            Ok(status) if status.success() => Ok(Self { program, cache_dir }),
-            Ok(status) => Err(EngineError::Tts(format!(
-                "{} --version exited with {status}",
-                program.display()
-            ))),
-            Err(error) => Err(EngineError::Tts(format!(
-                "cannot run {} ({error}); install the espeak-ng package",
-                program.display()
-            ))),
-        }
-    }
-
-    async fn synthesise(
-        &self,
-        text: &str,
-        voice: &str,
-        words_per_minute: u32,
-        key: &str,
-    ) -> Result<Vec<u8>, EngineError> {
-        let cached = self
-            .cache_dir
-            .join(format!("{:016x}.wav", fnv1a(key.as_bytes())));
-        if let Ok(bytes) = tokio::fs::read(&cached).await {
-            return Ok(bytes);
-        }
-        let mut child = tokio::process::Command::new(&self.program)
-            .args(["-v", voice, "-s", &words_per_minute.to_string(), "--stdout"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| {
-                EngineError::Tts(format!("cannot start {}: {e}", self.program.display()))
-            })?;
-        // The text goes through standard input so that a text starting with '-' is never an option.
-        if let Some(mut stdin) = child.stdin.take() {
-            use tokio::io::AsyncWriteExt;
-            stdin
-                .write_all(text.as_bytes())
-                .await
-                .map_err(|e| EngineError::Tts(e.to_string()))?;
-        }
-        let output = child
-            .wait_with_output()
-            .await
-            .map_err(|e| EngineError::Tts(e.to_string()))?;
-        if !output.status.success() || output.stdout.is_empty() {
-            return Err(EngineError::Tts(format!(
-                "espeak-ng failed ({}): {}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr).trim()
-            )));
-        }
-        if tokio::fs::create_dir_all(&self.cache_dir).await.is_ok() {
-            // A cache write failure costs a later re-synthesis, nothing more.
-            let partial = cached.with_extension("partial");
-            if tokio::fs::write(&partial, &output.stdout).await.is_ok() {
-                tokio::fs::rename(&partial, &cached).await.ok();
-            }
-        }
-        Ok(output.stdout)
-    }
-}
-
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn voices_for_language_codes() {
-        assert_eq!(espeak_voice(None), "en-us");
-        assert_eq!(espeak_voice(Some("en-US")), "en-us");
-        assert_eq!(espeak_voice(Some("en-GB")), "en-gb");
-        assert_eq!(espeak_voice(Some("de-DE")), "de");
-        assert_eq!(espeak_voice(Some("sv_SE")), "sv");
-        assert_eq!(espeak_voice(Some("zh-CN")), "cmn");
-        assert_eq!(espeak_voice(Some("no")), "nb");
-    }
 
     /// Seconds of audio in a prompt.
     fn seconds(prompt: &Prompt) -> f64 {
@@ -312,25 +256,20 @@ mod tests {
 
     #[tokio::test]
     async fn ssml_breaks_and_rates_shape_the_audio_and_runs_are_synthesised_once() {
-        let program = PathBuf::from("espeak-ng");
         let cache = std::env::temp_dir().join(format!("ivory-ssml-cache-{}", std::process::id()));
-        let tts = match EspeakTts::locate(program, cache.clone()).await {
-            Ok(tts) => tts,
-            Err(error) => {
-                assert!(
-                    std::env::var_os("IVORY_REQUIRE_PEERS").is_none(),
-                    "espeak-ng is required: {error}"
-                );
-                return;
-            }
+        let _ = std::fs::remove_dir_all(&cache);
+        let Some(espeak) = crate::tts::espeak_or_skip().await else {
+            return;
         };
+        let tts = TextToSpeech::new(Arc::new(espeak), Some(cache.clone()));
         let store = PromptStore::new(PathBuf::from("/nonexistent"), Some(tts), None);
-        let hello = store.say("Hello", None, 1.0).await.expect("hello");
-        let world = store.say("world", None, 1.0).await.expect("world");
+        let hello = store.say("Hello", None, None, 1.0).await.expect("hello");
+        let world = store.say("world", None, None, 1.0).await.expect("world");
         let files_after_plain = std::fs::read_dir(&cache).expect("cache dir").count();
         let paused = store
             .say(
                 r#"<speak>Hello <break time="1500ms"/> world</speak>"#,
+                None,
                 None,
                 1.0,
             )
@@ -348,10 +287,18 @@ mod tests {
             seconds(&paused)
         );
         let slow = store
-            .say(r#"<prosody rate="x-slow">Hello world</prosody>"#, None, 1.0)
+            .say(
+                r#"<prosody rate="x-slow">Hello world</prosody>"#,
+                None,
+                None,
+                1.0,
+            )
             .await
             .expect("slow");
-        let normal = store.say("Hello world", None, 1.0).await.expect("normal");
+        let normal = store
+            .say("Hello world", None, None, 1.0)
+            .await
+            .expect("normal");
         assert!(
             seconds(&slow) > 1.4 * seconds(&normal),
             "x-slow {} s vs {} s",
@@ -359,10 +306,15 @@ mod tests {
             seconds(&normal)
         );
         let digits = store
-            .say(r#"<say-as interpret-as="digits">12345</say-as>"#, None, 1.0)
+            .say(
+                r#"<say-as interpret-as="digits">12345</say-as>"#,
+                None,
+                None,
+                1.0,
+            )
             .await
             .expect("digits");
-        let number = store.say("12345", None, 1.0).await.expect("number");
+        let number = store.say("12345", None, None, 1.0).await.expect("number");
         assert!(
             (seconds(&digits) - seconds(&number)).abs() > 0.1,
             "digit by digit differs from the number: {} s vs {} s",
@@ -370,6 +322,120 @@ mod tests {
             seconds(&number)
         );
         let _ = std::fs::remove_dir_all(&cache);
+    }
+
+    /// Counts syntheses; every text becomes 10 ms of audio per character.
+    #[derive(Debug, Default)]
+    struct Counting {
+        texts: Mutex<Vec<String>>,
+    }
+
+    impl crate::tts::SpeechSynthesiser for Counting {
+        fn name(&self) -> &str {
+            "counting"
+        }
+        fn voice_key(&self, request: &SynthesisRequest) -> String {
+            format!(
+                "{}|{:?}|{:?}",
+                request.language, request.voice, request.gender
+            )
+        }
+        fn synthesise<'a>(
+            &'a self,
+            request: &'a SynthesisRequest,
+        ) -> crate::tts::SynthesisFuture<'a> {
+            self.texts
+                .lock()
+                .expect("not poisoned")
+                .push(request.text.clone());
+            let samples = vec![100; request.text.len() * 80];
+            Box::pin(async move { Ok(samples) })
+        }
+    }
+
+    #[tokio::test]
+    async fn warming_fills_the_cache_so_calls_never_synthesise_again() {
+        let program = ivory_scenario::compile(
+            r#"{"name": "warm", "script": [
+                {"say": "Welcome to ivory"},
+                {"say": "Hello ${name}"},
+                {"say": "Press <break time=\"1s\"/> one", "options": {"language": "sv-SE",
+                    "voice": {"gender": "female"}}},
+                "hangup"
+            ]}"#,
+        )
+        .expect("compiles");
+        let dir = std::env::temp_dir().join(format!("ivory-warm-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let provider = Arc::new(Counting::default());
+        let store = Arc::new(PromptStore::new(
+            PathBuf::from("/nonexistent"),
+            Some(TextToSpeech::new(provider.clone(), Some(dir.clone()))),
+            None,
+        ));
+        let outcome = store
+            .spawn_warming("warm".into(), program.constant_say_texts())
+            .expect("there is something to warm")
+            .await
+            .expect("the task ends");
+        assert_eq!(
+            outcome,
+            WarmOutcome {
+                ready: 2,
+                failed: 0
+            }
+        );
+        assert_eq!(
+            *provider.texts.lock().expect("not poisoned"),
+            ["Welcome to ivory", "Press", "one"]
+        );
+        // A call says the same texts: nothing is synthesised again, and the audio is the same.
+        let welcome = store
+            .say("Welcome to ivory", None, None, 1.0)
+            .await
+            .expect("welcome");
+        assert_eq!(welcome.samples().len(), 16 * 80);
+        let female = Voice {
+            name: None,
+            gender: Some(ivory_scenario::VoiceGender::Female),
+        };
+        let press = store
+            .say(
+                "Press <break time=\"1s\"/> one",
+                Some("sv-SE"),
+                Some(&female),
+                1.0,
+            )
+            .await
+            .expect("press");
+        assert_eq!(press.samples().len(), 5 * 80 + 8_000 + 3 * 80);
+        assert_eq!(provider.texts.lock().expect("not poisoned").len(), 3);
+        // Another voice is another prompt.
+        store
+            .say("Welcome to ivory", None, Some(&female), 1.0)
+            .await
+            .expect("female welcome");
+        assert_eq!(provider.texts.lock().expect("not poisoned").len(), 4);
+        // After a restart the disk cache answers.
+        let restarted = PromptStore::new(
+            PathBuf::from("/nonexistent"),
+            Some(TextToSpeech::new(provider.clone(), Some(dir.clone()))),
+            None,
+        );
+        restarted
+            .say("Welcome to ivory", None, None, 1.0)
+            .await
+            .expect("from disk");
+        assert_eq!(provider.texts.lock().expect("not poisoned").len(), 4);
+        // Nothing to warm without text-to-speech or without constant texts.
+        let silent = Arc::new(PromptStore::new(PathBuf::from("/x"), None, None));
+        assert!(
+            silent
+                .spawn_warming("s".into(), program.constant_say_texts())
+                .is_none()
+        );
+        assert!(store.spawn_warming("s".into(), Vec::new()).is_none());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[tokio::test]

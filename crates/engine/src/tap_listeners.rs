@@ -1,5 +1,6 @@
 //! What listens to a call's audio through the media session's recording tap: the `record` action,
-//! answering-machine detection, and the whole-call (stereo) recording.
+//! `capture`'s speech endpointing, answering-machine detection, and the whole-call (stereo)
+//! recording.
 //!
 //! The listeners live in the call's media slot on a media worker ([`crate::media_worker`]), next to
 //! the tapped audio: every tick the worker hands each 20 ms frame pair here, without copying it
@@ -16,8 +17,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use ivory_dsp::{
-    AmdConfig, AnsweringMachineDetector, DtmfDigit, RecordingLayout, RecordingOptions,
-    RecordingSession, RecordingStopReason, WavFileWriter,
+    AmdConfig, AnsweringMachineDetector, DtmfDigit, EndpointConfig, EndpointOutcome,
+    RecordingLayout, RecordingOptions, RecordingSession, RecordingStopReason, SpeechEndpointer,
+    WavFileWriter,
 };
 use tracing::warn;
 
@@ -94,12 +96,18 @@ pub(crate) enum TapOutcome {
     Machine {
         machine: bool,
     },
+    /// A `capture` stopped listening: the caller's answer (empty when nobody spoke).
+    SpeechCaptured {
+        utterance: Vec<i16>,
+        outcome: EndpointOutcome,
+    },
 }
 
 #[derive(Default)]
 pub(crate) struct TapListeners {
     recording: Option<ActiveRecording>,
     detection: Option<ActiveDetection>,
+    capture: Option<SpeechEndpointer>,
     whole_call: Option<WavFileWriter>,
     outcomes: Vec<TapOutcome>,
 }
@@ -107,7 +115,10 @@ pub(crate) struct TapListeners {
 impl TapListeners {
     /// True while anything needs the tap.
     pub fn wants_audio(&self) -> bool {
-        self.recording.is_some() || self.detection.is_some() || self.whole_call.is_some()
+        self.recording.is_some()
+            || self.detection.is_some()
+            || self.capture.is_some()
+            || self.whole_call.is_some()
     }
 
     pub fn is_recording(&self) -> bool {
@@ -143,6 +154,17 @@ impl TapListeners {
     /// Starts the whole-call recording into a writer from [`Self::create_whole_call`].
     pub fn start_whole_call(&mut self, writer: WavFileWriter) {
         self.whole_call = Some(writer);
+    }
+
+    /// Starts listening for a spoken answer (replacing a capture in progress, which is dropped
+    /// without an outcome: the leg only waits for the latest).
+    pub fn start_capture(&mut self, config: EndpointConfig) {
+        self.capture = Some(SpeechEndpointer::new(config));
+    }
+
+    /// Stops listening without an outcome (DTMF won, or the scenario moved on).
+    pub fn stop_capture(&mut self) {
+        self.capture = None;
     }
 
     /// Starts answering-machine detection.
@@ -186,6 +208,14 @@ impl TapListeners {
             }
             self.collect_stops();
         }
+        if let Some(capture) = self.capture.as_mut()
+            && let Some(outcome) = capture.push_samples(caller)
+        {
+            let utterance = capture.take_utterance();
+            self.outcomes
+                .push(TapOutcome::SpeechCaptured { utterance, outcome });
+            self.capture = None;
+        }
         if let Some(detection) = self.detection.as_mut() {
             detection.detector.push_samples(caller);
             detection.started_samples += caller.len() as u64;
@@ -218,6 +248,7 @@ impl TapListeners {
         }
         self.collect_stops();
         self.detection = None;
+        self.capture = None;
         if let Some(writer) = self.whole_call.take()
             && let Err(error) = writer.finalize()
         {
@@ -296,6 +327,59 @@ mod tests {
         assert_eq!(samples.len(), 8000);
         assert!(!listeners.wants_audio());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_capture_reports_the_answer_once_the_caller_is_silent() {
+        let mut listeners = TapListeners::default();
+        listeners.start_capture(EndpointConfig {
+            timeout: Duration::from_secs(5),
+            max_silence: Duration::from_millis(800),
+            max_utterance: Duration::from_secs(30),
+        });
+        assert!(listeners.wants_audio());
+        let quiet = vec![0i16; 160];
+        let voice = ivory_dsp::tone::sine(300.0, 20, -15.0);
+        let frames = std::iter::repeat_n(&quiet, 25)
+            .chain(std::iter::repeat_n(&voice, 40))
+            .chain(std::iter::repeat_n(&quiet, 60));
+        let mut reported_at = None;
+        for (index, frame) in frames.enumerate() {
+            listeners.on_frame(frame.as_slice(), &quiet);
+            if reported_at.is_none() && listeners.outcomes.len() == 1 {
+                reported_at = Some(index);
+            }
+        }
+        let outcomes: Vec<_> = listeners.drain_outcomes().collect();
+        let [TapOutcome::SpeechCaptured { utterance, outcome }] = outcomes.as_slice() else {
+            panic!("one capture outcome, got {outcomes:?}");
+        };
+        assert_eq!(*outcome, EndpointOutcome::Silence);
+        // 800 ms of speech, 400 ms before it and 300 ms after it.
+        assert!(
+            (1400..=1600).contains(&(utterance.len() / 8)),
+            "{}",
+            utterance.len()
+        );
+        // Speech ended at frame 65; max_silence is 40 frames.
+        let at = reported_at.expect("reported");
+        assert!((100..=110).contains(&at), "reported at frame {at}");
+        assert!(!listeners.wants_audio());
+    }
+
+    #[test]
+    fn a_stopped_capture_reports_nothing() {
+        let mut listeners = TapListeners::default();
+        listeners.start_capture(EndpointConfig {
+            timeout: Duration::from_millis(200),
+            max_silence: Duration::from_secs(1),
+            max_utterance: Duration::from_secs(30),
+        });
+        listeners.stop_capture();
+        for _ in 0..20 {
+            listeners.on_frame(&[0; 160], &[0; 160]);
+        }
+        assert_eq!(listeners.drain_outcomes().count(), 0);
     }
 
     #[test]

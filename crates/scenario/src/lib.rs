@@ -186,7 +186,10 @@ pub use compile::{
 };
 pub use error::{CompileErrors, Diagnostic};
 pub use graph::{GraphFormat, graph};
-pub use program::{HttpMethod, Program, ReportPolicy, Voice, VoiceGender, prompt_source_problem};
+pub use program::{
+    ConstantSay, HttpMethod, Program, ReportPolicy, Voice, VoiceGender, prompt_source_problem,
+};
+pub use run::response::key_phrase as matched_key_phrase;
 pub use run::{
     Command, DialStatus, Event, FinishReason, IVR_FETCH_TIMEOUT, MASK, MAXIMUM_FETCHED_SCRIPTS,
     MAXIMUM_STEPS_PER_CALL, Run, RunOptions, ScheduleOracle, TYPE_AHEAD_CAPACITY, WaitingFor,

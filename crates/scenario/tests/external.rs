@@ -168,7 +168,13 @@ fn capture_matches_key_phrases_and_keeps_the_full_text() {
     assert_eq!(call.run.waiting_for(), WaitingFor::Speech);
     let text = "No, thanks. Well... yes!".to_owned();
     assert_eq!(
-        call.event(3_000, Event::SpeechRecognised { text }),
+        call.event(
+            3_000,
+            Event::SpeechRecognised {
+                text,
+                key_phrases_heard: None
+            }
+        ),
         vec![say("no thanks|No, thanks. Well... yes!")]
     );
 }
@@ -189,6 +195,7 @@ fn digits_during_a_capture_win() {
     // A late transcript after StopCapture is ignored.
     let late = Event::SpeechRecognised {
         text: "hello".to_owned(),
+        key_phrases_heard: None,
     };
     assert_eq!(call.event(1_100, late), vec![]);
     assert_eq!(call.event(1_200, Event::Digit('2')), vec![say("42|42")]);

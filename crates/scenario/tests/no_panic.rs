@@ -135,7 +135,10 @@ fn event() -> impl Strategy<Value = Option<Event>> {
                 content_type: None,
                 body: body.to_owned(),
             })),
-        ".{0,20}".prop_map(|text| Some(Event::SpeechRecognised { text })),
+        ".{0,20}".prop_map(|text| Some(Event::SpeechRecognised {
+            text,
+            key_phrases_heard: None
+        })),
         Just(Some(Event::RecordingFinished {
             identifier: "r".to_owned(),
             duration_ms: 10

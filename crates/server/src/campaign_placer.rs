@@ -121,8 +121,11 @@ fn summary(record: &CallRecord) -> CallSummary {
         dtmf_codes: (!digits.is_empty()).then(|| digits.join(",")),
         collected_dtmfs: collected,
         collected_mapped_dtmfs: mapped,
-        spoken_input: None,
-        matched_spoken_input: None,
+        spoken_input: record.speech.last().map(|answer| answer.text.clone()),
+        matched_spoken_input: record
+            .speech
+            .last()
+            .and_then(|answer| answer.matched.clone()),
     }
 }
 

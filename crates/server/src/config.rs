@@ -31,6 +31,8 @@ pub struct Config {
     #[serde(default)]
     pub tts: TtsSection,
     #[serde(default)]
+    pub asr: crate::config_asr::AsrSection,
+    #[serde(default)]
     pub recordings: RecordingsSection,
     #[serde(default)]
     pub log: LogSection,
@@ -249,16 +251,31 @@ fn default_recordings_dir() -> PathBuf {
     PathBuf::from("data/recordings")
 }
 
+/// `[tts]`: the text-to-speech provider behind `say`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TtsSection {
-    /// Only `espeak-ng` for now.
+    /// `espeak-ng` (the program, run per prompt) or `http` (a service at `url`).
     #[serde(default = "default_tts_provider")]
     pub provider: String,
+    /// espeak-ng: the program to run.
     #[serde(default = "default_espeak_program")]
     pub program: PathBuf,
+    /// Synthesised prompts are kept here (any provider).
     #[serde(default = "default_tts_cache")]
     pub cache_dir: PathBuf,
+    /// http: the URL POSTed to (`{"text","language","voice","gender","rate"}`).
+    pub url: Option<String>,
+    /// http: extra request headers.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// http: sent as `Authorization: Bearer <key>`.
+    pub api_key: Option<String>,
+    /// http: the longest one synthesis may take.
+    #[serde(default = "default_tts_timeout_ms")]
+    pub timeout_ms: u64,
+    /// http: the sample rate of raw PCM answers whose Content-Type names none.
+    pub sample_rate: Option<u32>,
 }
 
 impl Default for TtsSection {
@@ -267,8 +284,72 @@ impl Default for TtsSection {
             provider: default_tts_provider(),
             program: default_espeak_program(),
             cache_dir: default_tts_cache(),
+            url: None,
+            headers: Default::default(),
+            api_key: None,
+            timeout_ms: default_tts_timeout_ms(),
+            sample_rate: None,
         }
     }
+}
+
+/// The text-to-speech providers `[tts] provider` names.
+pub const TTS_PROVIDERS: [&str; 2] = ["espeak-ng", "http"];
+
+impl TtsSection {
+    /// The problem with the section, as (key, message).
+    fn problem(&self) -> Option<(String, String)> {
+        let problem = |key: &str, message: String| Some((format!("tts.{key}"), message));
+        if !TTS_PROVIDERS.contains(&self.provider.as_str()) {
+            return problem(
+                "provider",
+                format!(
+                    "unknown provider {:?} (available: \"espeak-ng\", \"http\")",
+                    self.provider
+                ),
+            );
+        }
+        if self.provider == "http" {
+            match self.url.as_deref() {
+                None => return problem("url", "the http provider needs a URL".into()),
+                Some(url) if !is_http_url(url) => {
+                    return problem("url", format!("{url:?} is not an http(s) URL"));
+                }
+                Some(_) => {}
+            }
+        }
+        for (name, value) in &self.headers {
+            if axum::http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                return problem(&format!("headers.{name}"), "is not a header name".into());
+            }
+            if axum::http::HeaderValue::from_str(value).is_err() {
+                return problem(&format!("headers.{name}"), "is not a header value".into());
+            }
+        }
+        if let Some(key) = &self.api_key
+            && axum::http::HeaderValue::from_str(key).is_err()
+        {
+            return problem("api_key", "must be printable ASCII".into());
+        }
+        if !(1..=600_000).contains(&self.timeout_ms) {
+            return problem("timeout_ms", "must be 1 to 600000".into());
+        }
+        if let Some(rate) = self.sample_rate
+            && !(8_000..=192_000).contains(&rate)
+        {
+            return problem("sample_rate", "must be 8000 to 192000 (Hz)".into());
+        }
+        None
+    }
+}
+
+/// An absolute `http://` or `https://` URL with a host.
+fn is_http_url(url: &str) -> bool {
+    let Ok(uri) = url.parse::<axum::http::Uri>() else {
+        return false;
+    };
+    matches!(uri.scheme_str(), Some("http" | "https"))
+        && uri.host().is_some_and(|host| !host.is_empty())
 }
 
 fn default_tts_provider() -> String {
@@ -279,6 +360,9 @@ fn default_espeak_program() -> PathBuf {
 }
 fn default_tts_cache() -> PathBuf {
     PathBuf::from("data/tts-cache")
+}
+fn default_tts_timeout_ms() -> u64 {
+    10_000
 }
 
 /// `[dialer]`: the worker that calls the destinations of launches.
@@ -378,14 +462,11 @@ pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
         parse_listen(listen).map_err(|m| value_error(&format!("sip.listen[{index}]"), m))?;
     }
     parse_port_range(&config.rtp.port_range).map_err(|m| value_error("rtp.port_range", m))?;
-    if config.tts.provider != "espeak-ng" {
-        return Err(value_error(
-            "tts.provider",
-            format!(
-                "unknown provider {:?} (available: \"espeak-ng\")",
-                config.tts.provider
-            ),
-        ));
+    if let Some((key, message)) = config.tts.problem() {
+        return Err(value_error(&key, message));
+    }
+    if let Some((key, message)) = config.asr.problem() {
+        return Err(value_error(&key, message));
     }
     if config.calls.max_calls == 0 {
         return Err(value_error("calls.max_calls", "must be at least 1".into()));
@@ -512,6 +593,46 @@ mod tests {
             "{base}[schedules.office]\ntimezone = \"Europe/Stockholm\"\nopen = [\"mon-fri 08:00-17:00\"]\n"
         );
         parse(&good, "t.toml").expect("valid schedule");
+    }
+
+    #[test]
+    fn tts_keys_are_checked() {
+        let config = parse("", "t.toml").expect("defaults");
+        assert_eq!(config.tts.provider, "espeak-ng");
+        assert_eq!(config.tts.timeout_ms, 10_000);
+        let error = parse("[tts]\nprovider = \"polly\"\n", "t.toml").expect_err("unknown");
+        assert!(error.to_string().contains("tts.provider"), "{error}");
+        assert!(error.to_string().contains("\"http\""), "{error}");
+        let error = parse("[tts]\nprovider = \"http\"\n", "t.toml").expect_err("no url");
+        assert!(error.to_string().contains("tts.url"), "{error}");
+        let error = parse("[tts]\nprovider = \"http\"\nurl = \"ftp://x\"\n", "t.toml")
+            .expect_err("bad url");
+        assert!(error.to_string().contains("tts.url"), "{error}");
+        let good = "[tts]\nprovider = \"http\"\nurl = \"https://tts.example.com/v1/speak\"\n\
+                    api_key = \"k\"\ntimeout_ms = 5000\nsample_rate = 16000\n\
+                    [tts.headers]\nX-Tenant = \"acme\"\n";
+        let config = parse(good, "t.toml").expect("valid http provider");
+        assert_eq!(
+            config.tts.url.as_deref(),
+            Some("https://tts.example.com/v1/speak")
+        );
+        assert_eq!(config.tts.headers["X-Tenant"], "acme");
+        assert_eq!(config.tts.api_key.as_deref(), Some("k"));
+        assert_eq!(config.tts.timeout_ms, 5000);
+        assert_eq!(config.tts.sample_rate, Some(16_000));
+        for (bad, key) in [
+            (
+                "[tts.headers]\n\"bad name\" = \"x\"\n",
+                "tts.headers.bad name",
+            ),
+            ("[tts]\ntimeout_ms = 0\n", "tts.timeout_ms"),
+            ("[tts]\nsample_rate = 100\n", "tts.sample_rate"),
+            ("[tts]\napi_key = \"a\\nb\"\n", "tts.api_key"),
+            ("[tts]\nurl_typo = \"x\"\n", "url_typo"),
+        ] {
+            let error = parse(bad, "t.toml").expect_err(bad);
+            assert!(error.to_string().contains(key), "{bad}: {error}");
+        }
     }
 
     #[test]

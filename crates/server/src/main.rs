@@ -10,10 +10,12 @@ mod campaign;
 mod campaign_placer;
 mod check;
 mod config;
+mod config_asr;
 mod config_telephony;
 mod http;
 mod routes;
 mod serve;
+mod speech_setup;
 mod storage;
 mod tools_cli;
 

@@ -1,6 +1,7 @@
 //! Building the routing table from `[[numbers]]` and `[schedules.*]`: every scenario file is read and
 //! compiled at start (with the schedule names, so `isOpen('name')` is checked); all problems of all
-//! files are reported at once.
+//! files are reported at once. The constant `say` texts of every scenario are listed, so that
+//! `serve` can synthesise them ahead of calls.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -9,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use ivory_engine::{BusinessHours, NumberRoute, Schedule, ScheduleBook};
-use ivory_scenario::{CompileOptions, Program};
+use ivory_scenario::{CompileOptions, ConstantSay, Program};
 
 use crate::config::Config;
 
@@ -19,6 +20,10 @@ pub struct LoadedRoutes {
     pub schedules: ScheduleBook,
     /// Some scenario uses `say`, so text-to-speech must work.
     pub uses_say: bool,
+    /// A loaded scenario uses `capture` (so the recogniser must start).
+    pub uses_capture: bool,
+    /// Each scenario's constant `say` texts (scenario name, texts), to synthesise ahead of calls.
+    pub say_texts: Vec<(String, Vec<ConstantSay>)>,
 }
 
 pub fn load(config: &Config) -> Result<LoadedRoutes> {
@@ -42,6 +47,7 @@ pub fn load(config: &Config) -> Result<LoadedRoutes> {
         compiled: HashMap::new(),
         problems,
         uses_say: false,
+        uses_capture: false,
     };
     let mut routes = Vec::new();
     for (index, entry) in config.numbers.iter().enumerate() {
@@ -80,10 +86,21 @@ pub fn load(config: &Config) -> Result<LoadedRoutes> {
     if !loader.problems.is_empty() {
         anyhow::bail!("invalid configuration:\n  {}", loader.problems.join("\n  "));
     }
+    // Each scenario file once, in path order.
+    let say_texts = loader
+        .compiled
+        .iter()
+        .collect::<BTreeMap<_, _>>()
+        .into_values()
+        .map(|(name, program)| (name.clone(), program.constant_say_texts()))
+        .filter(|(_, texts)| !texts.is_empty())
+        .collect();
     Ok(LoadedRoutes {
         routes,
         schedules,
         uses_say: loader.uses_say,
+        uses_capture: loader.uses_capture,
+        say_texts,
     })
 }
 
@@ -92,6 +109,7 @@ struct Loader {
     compiled: HashMap<std::path::PathBuf, (String, Arc<Program>)>,
     problems: Vec<String>,
     uses_say: bool,
+    uses_capture: bool,
 }
 
 impl Loader {
@@ -111,6 +129,7 @@ impl Loader {
         match ivory_scenario::compile_with(&text, &self.options) {
             Ok(program) => {
                 self.uses_say |= program.uses_say();
+                self.uses_capture |= program.uses_capture();
                 let name = path
                     .file_stem()
                     .map(|s| s.to_string_lossy().into_owned())

@@ -11,7 +11,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use ivory_engine::recordings::RecordingStore;
 use ivory_engine::{
-    CallLog, Engine, EngineConfig, EngineParts, EspeakTts, PortAllocator, PromptStore, Router,
+    CallLog, Engine, EngineConfig, EngineParts, EspeakTts, HttpTts, HttpTtsConfig, PortAllocator,
+    PromptStore, Router, TextToSpeech,
 };
 use tracing::{error, info, warn};
 
@@ -70,20 +71,11 @@ fn init_tracing(config: &Config) {
 async fn serve(config: Config) -> Result<()> {
     let routes = crate::routes::load(&config)?;
     let uses_say = routes.uses_say;
+    let uses_capture = routes.uses_capture;
+    let say_texts = routes.say_texts;
     let schedules = Arc::new(routes.schedules);
     let router = Router::new(routes.routes);
 
-    let tts =
-        match EspeakTts::locate(config.tts.program.clone(), config.tts.cache_dir.clone()).await {
-            Ok(tts) => Some(tts),
-            Err(error) if uses_say => {
-                anyhow::bail!("a scenario uses `say`, but text-to-speech is unavailable: {error}")
-            }
-            Err(error) => {
-                warn!(%error, "text-to-speech unavailable (no scenario uses `say`)");
-                None
-            }
-        };
     if config.http.api_keys.is_empty() {
         warn!("http.api_keys is empty: every /voice/ivr/1 request will be refused (401)");
     }
@@ -92,11 +84,15 @@ async fn serve(config: Config) -> Result<()> {
     }
     let http_client = ivory_engine::http_client::HttpClient::new(&config.sip.user_agent)
         .map_err(|e| anyhow::anyhow!(e))?;
+    let tts = text_to_speech(&config.tts, &http_client, uses_say).await?;
     let prompts = Arc::new(PromptStore::new(
         config.media.sounds_dir.clone(),
         tts,
         Some(http_client.clone()),
     ));
+    for (scenario, texts) in say_texts {
+        prompts.spawn_warming(scenario, texts);
+    }
     let (first_port, last_port) = config::parse_port_range(&config.rtp.port_range)
         .map_err(|m| anyhow::anyhow!("rtp.port_range: {m}"))?;
     let ports = PortAllocator::new(config.rtp.bind_address, first_port, last_port)?;
@@ -111,6 +107,8 @@ async fn serve(config: Config) -> Result<()> {
         metrics.clone(),
     );
     api_state.recordings_dir = Some(config.recordings.dir.clone());
+    api_state.prompts = Some(prompts.clone());
+    crate::api::warm_stored_scenarios(storage.clone(), prompts.clone());
     let call_log = call_log.with_observer(observe_calls(metrics.clone(), storage.clone()));
     let pusher = crate::api::webhooks::WebhookPusher::new(
         storage.clone(),
@@ -153,7 +151,8 @@ async fn serve(config: Config) -> Result<()> {
         RecordingStore::open(&config.recordings.dir)?
             .with_observer(copy_recordings_to(storage.clone())),
     );
-    let engine = Arc::new(Engine::new(EngineParts {
+    let speech = crate::speech_setup::speech_recognition(&config.asr, &http_client, uses_capture)?;
+    let mut engine = Engine::new(EngineParts {
         config: EngineConfig {
             max_calls: config.calls.max_calls,
             rtp_timeout: Duration::from_secs(config.rtp.timeout_seconds),
@@ -173,7 +172,11 @@ async fn serve(config: Config) -> Result<()> {
             trunks: telephony.trunks,
             routes: telephony.routes,
         }),
-    }));
+    });
+    if let Some(speech) = speech {
+        engine = engine.with_speech_recognition(speech);
+    }
+    let engine = Arc::new(engine);
 
     let (http_address, http_server) = crate::http::bind(
         config.http.listen,
@@ -255,6 +258,46 @@ async fn serve(config: Config) -> Result<()> {
     pusher_task.abort();
     live_task.abort();
     Ok(())
+}
+
+/// The `[tts]` provider with its cache. A provider that cannot work is a start-up error when a
+/// scenario uses `say`, and a warning otherwise.
+async fn text_to_speech(
+    section: &config::TtsSection,
+    http: &ivory_engine::http_client::HttpClient,
+    uses_say: bool,
+) -> Result<Option<TextToSpeech>> {
+    let provider: Arc<dyn ivory_engine::SpeechSynthesiser> = match section.provider.as_str() {
+        "http" => {
+            // config::parse refuses an http provider without a URL.
+            let url = section.url.clone().context("tts.url")?;
+            Arc::new(HttpTts::new(
+                http.clone(),
+                HttpTtsConfig {
+                    url,
+                    headers: section.headers.clone().into_iter().collect(),
+                    api_key: section.api_key.clone(),
+                    timeout: Duration::from_millis(section.timeout_ms),
+                    sample_rate_hz: section.sample_rate,
+                },
+            ))
+        }
+        _ => match EspeakTts::locate(section.program.clone()).await {
+            Ok(espeak) => Arc::new(espeak),
+            Err(error) if uses_say => {
+                anyhow::bail!("a scenario uses `say`, but text-to-speech is unavailable: {error}")
+            }
+            Err(error) => {
+                warn!(%error, "text-to-speech unavailable (no scenario uses `say`)");
+                return Ok(None);
+            }
+        },
+    };
+    info!(provider = provider.name(), "text-to-speech ready");
+    Ok(Some(TextToSpeech::new(
+        provider,
+        Some(section.cache_dir.clone()),
+    )))
 }
 
 /// For every finished call (its call-log line): counts it, its RTP and its digits in the metrics,

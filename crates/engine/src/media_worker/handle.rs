@@ -37,6 +37,11 @@ pub(crate) enum MediaCommand {
     StartRecording(Box<RecordingRequest>),
     RecordWholeCall(Box<WavFileWriter>),
     DetectMachine,
+    /// Starts listening for a `capture`'s spoken answer; the slot reports it as
+    /// [`crate::tap_listeners::TapOutcome::SpeechCaptured`].
+    StartCapture(ivory_dsp::EndpointConfig),
+    /// Stops listening, without an outcome.
+    StopCapture,
     /// A digit that did not come through RTP (SIP INFO) while the leg believes a recording runs: the
     /// recorder takes it, or the slot hands it back as [`MediaNotice::RecorderDeclined`].
     RecorderDigit(char),
@@ -147,6 +152,14 @@ impl MediaHandle {
 
     pub(crate) fn detect_machine(&self) {
         self.send(MediaCommand::DetectMachine);
+    }
+
+    pub(crate) fn start_capture(&self, config: ivory_dsp::EndpointConfig) {
+        self.send(MediaCommand::StartCapture(config));
+    }
+
+    pub(crate) fn stop_capture(&self) {
+        self.send(MediaCommand::StopCapture);
     }
 
     pub(crate) fn recorder_digit(&self, digit: char) {

@@ -254,6 +254,8 @@ impl MediaSlot {
             }
             MediaCommand::RecordWholeCall(writer) => self.tap.start_whole_call(*writer),
             MediaCommand::DetectMachine => self.tap.start_detection(),
+            MediaCommand::StartCapture(config) => self.tap.start_capture(config),
+            MediaCommand::StopCapture => self.tap.stop_capture(),
             MediaCommand::RecorderDigit(digit) => {
                 if self.tap.is_recording() {
                     self.tap.on_digit(digit);

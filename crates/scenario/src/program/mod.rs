@@ -6,6 +6,7 @@
 //! rebuild the stack of blocks leading to its target, wherever it is.
 
 mod kinds;
+mod speech_needs;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,6 +16,7 @@ pub(crate) use kinds::{
     ActionKind, Capture, Collect, Dial, GoTo, Ivr, IvrChoice, JsonTemplate, Play, Record,
     RecordingReference, Request, Say,
 };
+pub use speech_needs::ConstantSay;
 
 /// A compiled scenario: immutable, cheap to share behind an `Arc` between calls.
 #[derive(Debug, Clone)]

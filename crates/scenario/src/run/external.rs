@@ -238,12 +238,19 @@ impl Run {
                 self.wait = Wait::Ready;
                 self.request_failed(path, &reason);
             }
-            (ActionKind::Capture(capture), Event::SpeechRecognised { text }) => {
+            (
+                ActionKind::Capture(capture),
+                Event::SpeechRecognised {
+                    text,
+                    key_phrases_heard,
+                },
+            ) => {
                 self.wait = Wait::Ready;
                 let value = if capture.key_phrases.is_empty() {
                     text.clone()
                 } else {
-                    response::key_phrase(&text, &capture.key_phrases).unwrap_or_default()
+                    let heard = key_phrases_heard.as_deref().unwrap_or(&text);
+                    response::key_phrase(heard, &capture.key_phrases).unwrap_or_default()
                 };
                 let variable = &capture.variable;
                 self.trace(|| format!("{path} capture {variable} -> {value:?} (heard {text:?})"));

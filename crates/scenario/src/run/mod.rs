@@ -9,7 +9,7 @@ mod external;
 mod input;
 mod ivr;
 mod protocol;
-mod response;
+pub(crate) mod response;
 mod schedules;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};

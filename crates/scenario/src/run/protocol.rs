@@ -28,8 +28,12 @@ pub enum Event {
         body: String,
     },
     /// The end of [`Command::Capture`]: the transcript, `""` when nothing was understood
-    /// before the timeout.
-    SpeechRecognised { text: String },
+    /// before the timeout. `key_phrases_heard`: what a key-phrase recogniser (a grammar) heard,
+    /// matched against the key phrases instead of `text` when given; `None` matches `text`.
+    SpeechRecognised {
+        text: String,
+        key_phrases_heard: Option<String>,
+    },
     /// The end of [`Command::Record`]: the identifier the recording is stored under.
     RecordingFinished {
         identifier: String,

@@ -238,7 +238,7 @@ fn words(text: &str) -> Vec<String> {
 
 /// The key phrase that occurs earliest in `transcript` as whole words (case and
 /// punctuation ignored); on a tie, the one listed first. Returned as written in the scenario.
-pub(crate) fn key_phrase(transcript: &str, phrases: &[String]) -> Option<String> {
+pub fn key_phrase(transcript: &str, phrases: &[String]) -> Option<String> {
     let heard = words(transcript);
     phrases
         .iter()

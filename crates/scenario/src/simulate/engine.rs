@@ -41,6 +41,7 @@ impl Simulator<'_> {
                 timeout,
                 Event::SpeechRecognised {
                     text: String::new(),
+                    key_phrases_heard: None,
                 },
                 String::new(),
             ),

@@ -250,7 +250,10 @@ impl Simulator<'_> {
                 }
                 self.pending = None;
                 self.line(format!("speech {text:?}"));
-                self.feed(Event::SpeechRecognised { text: text.clone() });
+                self.feed(Event::SpeechRecognised {
+                    text: text.clone(),
+                    key_phrases_heard: None,
+                });
             }
             SimulatedInput::Wait(duration) => {
                 let target = self.now + *duration;

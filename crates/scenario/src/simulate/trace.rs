@@ -92,7 +92,7 @@ pub(super) fn event(event: &Event) -> String {
         Event::Digit(digit) => format!("key {digit}"),
         Event::CallerHungUp => "caller hangs up".to_owned(),
         Event::HttpResponse { status, body, .. } => format!("http {status} {}", shorten(body)),
-        Event::SpeechRecognised { text } => format!("speech recognised {}", shorten(text)),
+        Event::SpeechRecognised { text, .. } => format!("speech recognised {}", shorten(text)),
         Event::RecordingFinished {
             identifier,
             duration_ms,

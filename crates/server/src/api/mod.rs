@@ -42,6 +42,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 pub use metrics::Metrics;
+pub use scenarios::warm_stored_scenarios;
 
 use crate::storage::Storage;
 
@@ -66,6 +67,9 @@ pub struct ApiState {
     pub clock: Clock,
     /// Where recordings are (`[recordings] dir`); `None`: downloads answer 404.
     pub recordings_dir: Option<PathBuf>,
+    /// Where a created or updated scenario's constant `say` texts are synthesised ahead of
+    /// calls; `None`: not warmed.
+    pub prompts: Option<Arc<ivory_engine::PromptStore>>,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -91,6 +95,7 @@ impl ApiState {
             metrics,
             clock: system_clock(),
             recordings_dir: None,
+            prompts: None,
         }
     }
 

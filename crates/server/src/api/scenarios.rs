@@ -3,6 +3,10 @@
 //!
 //! A scenario reads back as its JSON plus Infobip's metadata: `id`, `createTime`,
 //! `updateTime` (and `warnings`, ivory's compile warnings, when there are any).
+//!
+//! A stored scenario's constant `say` texts are synthesised in the background (when the state
+//! has a prompt store), after a create or update and, for the scenarios already stored, at
+//! start ([`warm_stored_scenarios`]): its first call then finds them in the cache.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -49,6 +53,7 @@ pub(super) async fn create(
         updated_at: now,
     };
     state.storage.insert_scenario(&record).await?;
+    warm(&state, &record.name, &program);
     Ok(Json(present(&record, program.warnings())?))
 }
 
@@ -104,7 +109,63 @@ pub(super) async fn update(
         updated_at: state.now(),
     };
     let stored = state.storage.update_scenario(&record).await?;
+    warm(&state, &stored.name, &program);
     Ok(Json(present(&stored, program.warnings())?))
+}
+
+/// Synthesises `program`'s constant `say` texts on a background task.
+fn warm(state: &ApiState, name: &str, program: &ivory_scenario::Program) {
+    if let Some(prompts) = &state.prompts {
+        prompts.spawn_warming(name.to_string(), program.constant_say_texts());
+    }
+}
+
+/// How many stored scenarios are read per query while warming at start.
+const WARM_PAGE_SIZE: u32 = 100;
+
+/// Starts a background task that synthesises the constant `say` texts of every stored
+/// scenario (one after the other, behind the prompt store's warming turn). Problems are
+/// warnings: a scenario that no longer compiles is skipped, a storage error ends the task.
+pub fn warm_stored_scenarios(
+    storage: crate::storage::Storage,
+    prompts: std::sync::Arc<ivory_engine::PromptStore>,
+) -> tokio::task::JoinHandle<usize> {
+    tokio::spawn(async move {
+        let mut warmed = 0;
+        let mut page = 0;
+        loop {
+            let scenarios = match storage.list_scenarios(None, page, WARM_PAGE_SIZE).await {
+                Ok(listed) => listed.scenarios,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot list stored scenarios to warm their say texts");
+                    break;
+                }
+            };
+            for record in &scenarios {
+                let program = serde_json::from_str::<Value>(&record.body)
+                    .ok()
+                    .and_then(|body| ivory_scenario::compile_value(&body).ok());
+                let Some(program) = program else {
+                    tracing::warn!(id = %record.id, "stored scenario no longer compiles; not warmed");
+                    continue;
+                };
+                if let Some(task) =
+                    prompts.spawn_warming(record.name.clone(), program.constant_say_texts())
+                {
+                    // One scenario at a time: the store's turn would serialise them anyway,
+                    // and waiting keeps at most one page of programs in memory.
+                    if task.await.is_ok() {
+                        warmed += 1;
+                    }
+                }
+            }
+            if scenarios.len() < WARM_PAGE_SIZE as usize {
+                break;
+            }
+            page += 1;
+        }
+        warmed
+    })
 }
 
 pub(super) async fn delete(

@@ -239,3 +239,78 @@ async fn validate_simulate_and_graph(server: &TestServer) {
     assert_eq!(missing.status, 404);
 }
 both!(validate_simulate_and_graph);
+
+/// A text-to-speech provider that reports each text it synthesises on a channel.
+#[derive(Debug)]
+struct Reporting(tokio::sync::mpsc::UnboundedSender<String>);
+
+impl ivory_engine::SpeechSynthesiser for Reporting {
+    fn name(&self) -> &str {
+        "reporting"
+    }
+    fn voice_key(&self, request: &ivory_engine::SynthesisRequest) -> String {
+        request.language.clone()
+    }
+    fn synthesise<'a>(
+        &'a self,
+        request: &'a ivory_engine::SynthesisRequest,
+    ) -> ivory_engine::tts::SynthesisFuture<'a> {
+        self.0.send(request.text.clone()).expect("the test listens");
+        Box::pin(async { Ok(vec![1; 800]) })
+    }
+}
+
+async fn stored_scenarios_have_their_say_texts_synthesised_ahead_of_calls(server: &TestServer) {
+    use std::sync::Arc;
+    use tower::ServiceExt;
+
+    let (sender, mut synthesised) = tokio::sync::mpsc::unbounded_channel();
+    let prompts = Arc::new(ivory_engine::PromptStore::new(
+        server.dir.join("sounds"),
+        Some(ivory_engine::TextToSpeech::new(
+            Arc::new(Reporting(sender)),
+            None,
+        )),
+        None,
+    ));
+    let mut state = server.state.clone();
+    state.prompts = Some(prompts.clone());
+    let router = crate::api::router(state);
+    let scenario = json!({
+        "name": "greeting",
+        "script": [{"say": "Welcome"}, {"say": "Hello ${name}"}, "hangup"]
+    });
+    let request = axum::http::Request::builder()
+        .method("POST")
+        .uri("/voice/ivr/1/scenarios")
+        .header("authorization", format!("App {}", crate::support::KEY))
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(scenario.to_string()))
+        .expect("request");
+    let response = router.oneshot(request).await.expect("infallible");
+    assert_eq!(response.status(), 200);
+    // The background task synthesises the constant text, and only that.
+    assert_eq!(synthesised.recv().await.as_deref(), Some("Welcome"));
+    prompts
+        .say("Welcome", None, None, 1.0)
+        .await
+        .expect("from the cache");
+    assert!(synthesised.try_recv().is_err(), "said again");
+
+    // At start, every stored scenario is warmed (a fresh store: nothing cached yet).
+    let (sender, mut synthesised) = tokio::sync::mpsc::unbounded_channel();
+    let fresh = Arc::new(ivory_engine::PromptStore::new(
+        server.dir.join("sounds"),
+        Some(ivory_engine::TextToSpeech::new(
+            Arc::new(Reporting(sender)),
+            None,
+        )),
+        None,
+    ));
+    let warmed = crate::api::warm_stored_scenarios(server.storage.clone(), fresh)
+        .await
+        .expect("the task ends");
+    assert_eq!(warmed, 1);
+    assert_eq!(synthesised.recv().await.as_deref(), Some("Welcome"));
+}
+both!(stored_scenarios_have_their_say_texts_synthesised_ahead_of_calls);
