@@ -1,6 +1,6 @@
 //! Hot pieces of the media path, per 20 ms frame (160 samples at 8 kHz): G.711 encode and decode,
 //! and the in-band DTMF detector (push one frame, drain the digits) on silence, on speech-like
-//! noise and on DTMF tones.
+//! noise, on synthetic voiced speech and on DTMF tones.
 //!
 //! Run: `cargo bench -p ivory-dsp --bench dsp`.
 
@@ -8,6 +8,13 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ivory_dsp::{Codec, FRAME_SAMPLES, InbandDtmfDetector, tone};
+
+/// The crate's own synthetic speech (vowel bursts with gliding pitch), which is test-only inside
+/// the crate; compiled here from the same file. It reaches `tone` as `crate::tone`, hence the
+/// import above being named `tone` at the root.
+#[allow(dead_code, unreachable_pub)]
+#[path = "../src/test_signals.rs"]
+mod test_signals;
 
 /// Seconds of signal a detector bench cycles through: long enough that the detector sees
 /// several digits and pauses, short enough to stay in cache like a live call's frame.
@@ -95,6 +102,19 @@ fn inband_dtmf(criterion: &mut Criterion) {
         "inband_dtmf_frame/speech_like_noise_-20dBm0",
         &speech_like_noise(SIGNAL_MS, -20.0, 42),
     );
+    // Syllables of 150 to 400 ms at -15 dBm0 with short pauses, as a caller talking.
+    let talk = test_signals::speech(
+        &[
+            (300, 40),
+            (180, 60),
+            (400, 30),
+            (150, 120),
+            (250, 50),
+            (350, 70),
+        ],
+        -15.0,
+    );
+    bench_detector(criterion, "inband_dtmf_frame/speech_-15dBm0", &talk);
     // Ten key presses of 100 ms with 100 ms gaps, each tone at -10 dBm0.
     let keys = tone::dtmf_sequence("1234567890", 100, 100, -10.0);
     assert_eq!(

@@ -25,6 +25,8 @@ pub(crate) mod checks;
 mod reply;
 mod scan;
 
+use std::borrow::Cow;
+
 use rsipstack::sip::SipMessage;
 
 use self::reply::{ReplyContent, Routing, build_reply};
@@ -143,10 +145,9 @@ pub fn screen_datagram_allowing(datagram: &[u8], allow: &str) -> Screening {
             Err(defect) => Screening::Drop(DropReason::MalformedResponse(defect)),
         }
     } else {
-        let routing = Routing::collect(&scanned.headers);
         match check_request(&scanned, leading > 0) {
             Ok(verdict) => verdict,
-            Err(defect) => answer(&scanned, &routing, defect, allow),
+            Err(defect) => answer(&scanned, defect, allow),
         }
     }
 }
@@ -305,17 +306,17 @@ fn check_header_values(scanned: &Scanned<'_>) -> Result<(), Defect> {
     Ok(())
 }
 
-/// Unfolded values of one header field, in message order.
+/// Unfolded values of one header field, in message order (borrowed unless folded).
 fn header_values<'a>(
     scanned: &'a Scanned<'_>,
     name: &'a str,
     compact: Option<u8>,
-) -> impl Iterator<Item = Vec<u8>> + 'a {
+) -> impl Iterator<Item = Cow<'a, [u8]>> + 'a {
     scanned
         .headers
         .iter()
         .filter(move |raw| raw.is(name, compact))
-        .map(|raw: &RawHeader<'_>| scan::unfold(raw.raw_value))
+        .map(|raw: &RawHeader<'a>| scan::unfolded(raw.raw_value))
 }
 
 /// Applies UDP framing (RFC 3261 §18.3): returns the bytes rsipstack must see when they
@@ -366,7 +367,7 @@ fn verdict(framed: Option<Vec<u8>>) -> Screening {
 }
 
 /// The response to a request with `defect`, or why there is none.
-fn answer(scanned: &Scanned<'_>, routing: &Routing<'_>, defect: Defect, allow: &str) -> Screening {
+fn answer(scanned: &Scanned<'_>, defect: Defect, allow: &str) -> Screening {
     let method = scanned
         .start_line
         .split(|&byte| byte == b' ')
@@ -375,13 +376,14 @@ fn answer(scanned: &Scanned<'_>, routing: &Routing<'_>, defect: Defect, allow: &
     if method == b"ACK" {
         return Screening::Drop(DropReason::MalformedAck(defect));
     }
+    let routing = Routing::collect(&scanned.headers);
     if routing.vias.is_empty() {
         return Screening::Drop(DropReason::UnroutableRequest(defect));
     }
     let (status, reason) = defect.status();
     let warning = defect.to_string();
     Screening::Reply(build_reply(
-        routing,
+        &routing,
         &ReplyContent {
             status,
             reason,

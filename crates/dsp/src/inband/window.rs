@@ -1,5 +1,5 @@
-//! One analysis window: eight windowed Goertzel filters, and the tests that turn their output into
-//! "this window holds digit X" or "no digit".
+//! One analysis window: the eight Goertzel filters' outputs over it (computed by the `goertzel`
+//! module), and the tests that turn them into "this window holds digit X" or "no digit".
 //!
 //! Why the tests look the way they do:
 //! - A short window cannot tell 697 Hz from 697 Hz + 3.5 % by magnitude alone (the main lobe is
@@ -14,8 +14,7 @@
 //! - The Hann window keeps the other group's tone (>= 268 Hz away) out of each filter, so the
 //!   phase and power readings are clean even with 8 dB of twist.
 
-use goertzel_nostd::Parameters;
-
+use super::goertzel::{WindowOutputs, hann_window};
 use crate::{DtmfDigit, SAMPLE_RATE_HZ};
 
 /// Samples per analysis window (20 ms).
@@ -25,6 +24,17 @@ pub const HOP_SAMPLES: usize = 40;
 
 const LOW_GROUP_HZ: [f32; 4] = [697.0, 770.0, 852.0, 941.0];
 const HIGH_GROUP_HZ: [f32; 4] = [1209.0, 1336.0, 1477.0, 1633.0];
+/// The eight filters: the low group, then the high group.
+pub(crate) const FILTER_FREQUENCIES_HZ: [f32; 8] = [
+    LOW_GROUP_HZ[0],
+    LOW_GROUP_HZ[1],
+    LOW_GROUP_HZ[2],
+    LOW_GROUP_HZ[3],
+    HIGH_GROUP_HZ[0],
+    HIGH_GROUP_HZ[1],
+    HIGH_GROUP_HZ[2],
+    HIGH_GROUP_HZ[3],
+];
 const DIGITS_BY_ROW_AND_COLUMN: [[DtmfDigit; 4]; 4] = [
     [DtmfDigit::D1, DtmfDigit::D2, DtmfDigit::D3, DtmfDigit::A],
     [DtmfDigit::D4, DtmfDigit::D5, DtmfDigit::D6, DtmfDigit::B],
@@ -144,22 +154,20 @@ impl Measurement {
 #[derive(Clone, Copy)]
 struct ToneFilter {
     frequency_hz: f32,
-    parameters: Parameters,
     /// Phase a tone exactly at `frequency_hz` advances between two windows one hop apart.
     hop_phase: f32,
 }
 
-/// The eight-filter bank with the state carried from one window to the next.
+/// Turns each window's filter outputs into a [`Measurement`], carrying the outputs from one
+/// window to the next for the phase (frequency) measurement.
 pub(crate) struct ToneBank {
     filters: [ToneFilter; 8],
-    window: [f32; WINDOW_SAMPLES],
     window_sum: f32,
     window_square_sum: f32,
     /// Magnitude response of the window at `i * RESPONSE_STEP_HZ` off centre, 1.0 at 0 Hz.
     response: [f32; RESPONSE_ENTRIES],
     previous: [(f32, f32); 8],
     has_previous: bool,
-    weighted: [f32; WINDOW_SAMPLES],
 }
 
 impl std::fmt::Debug for ToneBank {
@@ -174,24 +182,14 @@ impl std::fmt::Debug for ToneBank {
 impl ToneBank {
     pub(crate) fn new() -> Self {
         let sample_rate = SAMPLE_RATE_HZ as f32;
-        let filters = std::array::from_fn(|index| {
-            let frequency_hz = if index < 4 {
-                LOW_GROUP_HZ[index]
-            } else {
-                HIGH_GROUP_HZ[index - 4]
-            };
+        let filters = FILTER_FREQUENCIES_HZ.map(|frequency_hz| {
             let hop_phase = std::f32::consts::TAU * frequency_hz * HOP_SAMPLES as f32 / sample_rate;
             ToneFilter {
                 frequency_hz,
-                parameters: Parameters::new(frequency_hz, SAMPLE_RATE_HZ, WINDOW_SAMPLES),
                 hop_phase: wrap_phase(hop_phase),
             }
         });
-        // Hann window, symmetric about the window's centre.
-        let window: [f32; WINDOW_SAMPLES] = std::array::from_fn(|index| {
-            let x = std::f32::consts::PI * (index as f32 + 0.5) / WINDOW_SAMPLES as f32;
-            x.sin() * x.sin()
-        });
+        let window = hann_window();
         let window_sum: f32 = window.iter().sum();
         let window_square_sum: f32 = window.iter().map(|w| w * w).sum();
         let centre = (WINDOW_SAMPLES as f32 - 1.0) / 2.0;
@@ -206,13 +204,11 @@ impl ToneBank {
         });
         Self {
             filters,
-            window,
             window_sum,
             window_square_sum,
             response,
             previous: [(0.0, 0.0); 8],
             has_previous: false,
-            weighted: [0.0; WINDOW_SAMPLES],
         }
     }
 
@@ -221,17 +217,12 @@ impl ToneBank {
         self.has_previous = false;
     }
 
-    /// Analyses one window; `samples` are the last [`WINDOW_SAMPLES`] input samples, oldest first.
-    pub(crate) fn analyse(&mut self, samples: &[f32; WINDOW_SAMPLES]) -> Measurement {
-        for ((weighted, sample), w) in self.weighted.iter_mut().zip(samples).zip(&self.window) {
-            *weighted = sample * w;
-        }
-        let weighted_energy: f32 = self.weighted.iter().map(|x| x * x).sum();
+    /// Analyses one complete window, the one after the window analysed last (one hop later).
+    pub(crate) fn analyse(&mut self, window: &WindowOutputs) -> Measurement {
         // Mean power of the input as the window sees it.
-        let window_power = weighted_energy / self.window_square_sum;
+        let window_power = window.weighted_energy / self.window_square_sum;
         // A window this quiet cannot hold two tones at the per-tone minimum (the tones' power is
-        // part of the window's), so the eight filters are skipped: silence and quiet noise, most
-        // of a call, cost one sum of squares. The next window then has no phase reference and
+        // part of the window's), so it is not analysed further. The next window then has no phase reference and
         // cannot count as a hit, which only matters at a tone's onset, where the window before
         // it already carries part of the tone and is well above this level.
         if window_power < SILENCE_POWER {
@@ -239,14 +230,9 @@ impl ToneBank {
             return Measurement::silent(window_power);
         }
 
-        let mut outputs = [(0.0f32, 0.0f32); 8];
+        let outputs = window.outputs;
         let mut powers = [0.0f32; 8];
-        for ((filter, output), power) in self.filters.iter().zip(&mut outputs).zip(&mut powers) {
-            *output = filter
-                .parameters
-                .start()
-                .add_samples(self.weighted.iter())
-                .finish();
+        for (output, power) in outputs.iter().zip(&mut powers) {
             // A sine of amplitude A gives |output| = A * window_sum / 2: its power A^2 / 2 is
             // 2 |output|^2 / window_sum^2.
             *power = 2.0 * (output.0 * output.0 + output.1 * output.1)

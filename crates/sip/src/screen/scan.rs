@@ -6,6 +6,8 @@
 //! field (RFC 3261 §7.3.1 folding). Defects are recorded, not returned early, so that a
 //! malformed request still yields the Via/From/To/Call-ID/CSeq needed to answer it.
 
+use std::borrow::Cow;
+
 use super::Defect;
 
 /// One header field as written: `name` trimmed, `raw_value` trimmed but still holding the
@@ -49,7 +51,10 @@ pub(crate) fn scan(message: &[u8]) -> Option<Scanned<'_>> {
         position: 0,
     };
     let start_line = lines.next().unwrap_or_default();
-    let mut headers: Vec<RawHeader<'_>> = Vec::new();
+    // One UTF-8 check for all the header lines; line by line only to find the first bad one.
+    let all_utf8 =
+        std::str::from_utf8(header_section.get(lines.position..).unwrap_or_default()).is_ok();
+    let mut headers: Vec<RawHeader<'_>> = Vec::with_capacity(24);
     let mut defect = None;
     let mut line_number = 1;
     // (line start, colon offset, value end) of the field being collected.
@@ -57,7 +62,7 @@ pub(crate) fn scan(message: &[u8]) -> Option<Scanned<'_>> {
     while let Some(line) = lines.next_with_offset() {
         line_number += 1;
         let (line_start, line) = line;
-        if std::str::from_utf8(line).is_err() && defect.is_none() {
+        if !all_utf8 && std::str::from_utf8(line).is_err() && defect.is_none() {
             defect = Some(Defect::HeaderNotUtf8 { line: line_number });
         }
         let line_end = line_start + line.len();
@@ -108,11 +113,23 @@ fn finish<'a>(
 /// The value with folding CRLFs removed (the whitespace after each fold stays), as the
 /// checks and a reply need it on one line.
 pub(crate) fn unfold(raw_value: &[u8]) -> Vec<u8> {
-    raw_value
-        .iter()
-        .copied()
-        .filter(|&byte| byte != b'\r' && byte != b'\n')
-        .collect()
+    unfolded(raw_value).into_owned()
+}
+
+/// [`unfold`], borrowing the value when it was not folded (nearly always): screening an
+/// ordinary request then copies no header value.
+pub(crate) fn unfolded(raw_value: &[u8]) -> Cow<'_, [u8]> {
+    if raw_value.iter().any(|&byte| byte == b'\r' || byte == b'\n') {
+        Cow::Owned(
+            raw_value
+                .iter()
+                .copied()
+                .filter(|&byte| byte != b'\r' && byte != b'\n')
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(raw_value)
+    }
 }
 
 /// RFC 3261 `token` characters.
@@ -136,14 +153,35 @@ pub(crate) fn trim(bytes: &[u8]) -> &[u8] {
     &bytes[start..end.max(start)]
 }
 
-/// Offset of the first occurrence of `needle`; linear for the short needles used here.
+/// Offset of the first occurrence of `needle`; linear for the short needles used here. Jumps
+/// from one occurrence of the needle's first byte to the next ([`position_of`]) rather than
+/// comparing at every offset.
 pub(crate) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() {
+    let Some((&first, rest)) = needle.split_first() else {
         return Some(0);
+    };
+    let mut start = 0;
+    while let Some(offset) = position_of(first, haystack.get(start..)?) {
+        let at = start + offset;
+        // Past the end here means no later occurrence fits either.
+        if haystack.get(at + 1..at + needle.len())? == rest {
+            return Some(at);
+        }
+        start = at + 1;
     }
-    haystack
-        .windows(needle.len())
-        .position(|window| window == needle)
+    None
+}
+
+/// Offset of the first `byte` in `haystack`. std's word-at-a-time memchr does the search; it is
+/// reached through `BufRead::skip_until` on a byte slice, its only safe public door. Several
+/// times faster than a byte loop on SIP lines, and the screen looks for line ends in every
+/// datagram.
+pub(crate) fn position_of(byte: u8, haystack: &[u8]) -> Option<usize> {
+    let mut reader = haystack;
+    // Reading from a byte slice cannot fail.
+    let skipped = std::io::BufRead::skip_until(&mut reader, byte).unwrap_or(0);
+    let last = skipped.checked_sub(1)?;
+    (haystack.get(last) == Some(&byte)).then_some(last)
 }
 
 /// LF-terminated lines with an optional CR before the LF, like rsipstack's splitter.
@@ -163,7 +201,7 @@ impl<'a> Lines<'a> {
         }
         let start = self.position;
         let rest = &self.data[start..];
-        let (line, advance) = match rest.iter().position(|&byte| byte == b'\n') {
+        let (line, advance) = match position_of(b'\n', rest) {
             Some(newline) => {
                 let line = &rest[..newline];
                 (line.strip_suffix(b"\r").unwrap_or(line), newline + 1)
@@ -208,6 +246,21 @@ mod tests {
     #[test]
     fn no_blank_line_means_no_message() {
         assert!(scan(b"INVITE sip:a@b SIP/2.0\r\nVia: x\r\n").is_none());
+    }
+
+    #[test]
+    fn byte_and_needle_searches() {
+        let text = b"abc\r\ndef\r\n\r\nbody with a long tail beyond one machine word\n";
+        assert_eq!(position_of(b'a', text), Some(0));
+        assert_eq!(position_of(b'\n', text), Some(4));
+        assert_eq!(position_of(b'z', text), None);
+        assert_eq!(position_of(b'\n', b""), None);
+        assert_eq!(position_of(b'\n', &text[20..]), Some(text.len() - 21));
+        assert_eq!(find(text, b"\r\n\r\n"), Some(8));
+        assert_eq!(find(text, b"\r\n"), Some(3));
+        assert_eq!(find(text, b""), Some(0));
+        assert_eq!(find(b"ab\r\n\r", b"\r\n\r\n"), None);
+        assert_eq!(find(b"\r\r\n\r\n", b"\r\n\r\n"), Some(1));
     }
 
     #[test]
