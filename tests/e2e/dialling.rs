@@ -13,27 +13,15 @@ use crate::SHORT_TIMEOUT;
 use crate::support::audio::{tone_share, tones};
 use crate::support::baresip::Baresip;
 use crate::support::rtp_peer::RtpPeer;
-use crate::support::scenario_call::{call_2000, ended_by_ivory, scenario_file};
+use crate::support::scenario_call::{call_2000, ended_by_ivory, scenario_file, server_on_2000};
 use crate::support::sipp_uas::SippUas;
 use crate::support::test_ua::{TestUa, Transport};
-use crate::support::{NumberEntry, Server, ServerOptions, digits, field, peer_available, tail};
+use crate::support::{Server, digits, field, peer_available, tail};
 
 const PEER_TIMEOUT: Duration = Duration::from_secs(30);
 
 async fn server_dialling(label: &str, scenario: &str, extra_config: &str) -> Server {
-    Server::start_with(
-        label,
-        ServerOptions {
-            numbers: vec![NumberEntry {
-                number: "2000".into(),
-                scenario: scenario_file(label, scenario),
-                answer_after_ms: 0,
-            }],
-            max_calls: None,
-            extra_config: extra_config.to_string(),
-        },
-    )
-    .await
+    server_on_2000(label, scenario_file(label, scenario), extra_config).await
 }
 
 fn sipp_ready() -> bool {

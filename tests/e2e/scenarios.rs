@@ -10,25 +10,13 @@ use tokio::time::sleep;
 use crate::SHORT_TIMEOUT;
 use crate::support::audio::tones;
 use crate::support::rtp_peer::{EventOptions, RtpPeer};
-use crate::support::scenario_call::{call_2000, ended_by_ivory, scenario_file};
+use crate::support::scenario_call::{call_2000, ended_by_ivory, scenario_file, server_on_2000};
 use crate::support::sdp::Offer;
 use crate::support::test_ua::{TestUa, Transport};
 use crate::support::{NumberEntry, Server, ServerOptions, digits, field};
 
 async fn server_with(label: &str, scenario: PathBuf) -> Server {
-    Server::start_with(
-        label,
-        ServerOptions {
-            numbers: vec![NumberEntry {
-                number: "2000".into(),
-                scenario,
-                answer_after_ms: 0,
-            }],
-            max_calls: None,
-            extra_config: String::new(),
-        },
-    )
-    .await
+    server_on_2000(label, scenario, "").await
 }
 
 /// An HTTP server that answers every request with `body` and reports the first request's text.

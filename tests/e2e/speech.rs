@@ -15,9 +15,9 @@ use tokio::time::sleep;
 
 use crate::CALL_TIMEOUT;
 use crate::support::rtp_peer::RtpPeer;
-use crate::support::scenario_call::{call_2000, scenario_file};
+use crate::support::scenario_call::{call_2000, scenario_file, server_on_2000};
 use crate::support::test_ua::{TestUa, Transport};
-use crate::support::{NumberEntry, Server, ServerOptions, peer_available};
+use crate::support::{Server, peer_available};
 
 const KEY_PHRASES: [&str; 6] = ["yes", "no", "agent", "info", "more info", "exit"];
 
@@ -96,19 +96,7 @@ async fn speech_server() -> Server {
               "hangup"]}}"#
         ),
     );
-    Server::start_with(
-        "speech",
-        ServerOptions {
-            numbers: vec![NumberEntry {
-                number: "2000".into(),
-                scenario,
-                answer_after_ms: 0,
-            }],
-            max_calls: None,
-            extra_config: "[asr]\nthreads = 2\n".into(),
-        },
-    )
-    .await
+    server_on_2000("speech", scenario, "[asr]\nthreads = 2\n").await
 }
 
 /// Calls 2000, says `audio` 300 ms after the answer, waits for ivory's hang-up; the Call-ID.

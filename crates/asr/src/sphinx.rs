@@ -169,13 +169,15 @@ impl PocketsphinxRecogniser {
             });
         }
         let heard = match self.grammar_decoder(key_phrases)? {
-            Some(grammar) if grammar.left_out.is_empty() => {
-                grammar::strip_garbage(&decode(&grammar.decoder, &wide)?)
-            }
-            // Some phrases could not be in the grammar: look for them in the free transcript too.
             Some(grammar) => {
                 let heard = grammar::strip_garbage(&decode(&grammar.decoder, &wide)?);
-                format!("{heard} {text}").trim().to_owned()
+                if grammar.left_out.is_empty() {
+                    heard
+                } else {
+                    // Some phrases could not be in the grammar: look for them in the free
+                    // transcript too.
+                    format!("{heard} {text}").trim().to_owned()
+                }
             }
             None => text.clone(),
         };

@@ -167,25 +167,13 @@ impl HttpRecogniser {
         utterance: Vec<i16>,
         request: RecognitionRequest,
     ) -> Result<Transcript, EngineError> {
-        let mut url = self.url.clone();
-        let mut separator = if url.contains('?') { '&' } else { '?' };
-        if let Some(language) = &request.language {
-            url.push_str(&format!("{separator}language={}", percent_encode(language)));
-            separator = '&';
-        }
-        if !request.key_phrases.is_empty() {
-            let phrases = request.key_phrases.join(",");
-            url.push_str(&format!(
-                "{separator}keyPhrases={}",
-                percent_encode(&phrases)
-            ));
-        }
+        let url = recognition_url(&self.url, &request)?;
         let body = wav_bytes(&utterance);
         let mut headers = self.headers.clone();
         headers.push(("Content-Type".into(), "audio/wav".into()));
         let response = self
             .client
-            .post_bytes(&url, headers, body, self.timeout)
+            .post_bytes(url.as_str(), headers, body, self.timeout)
             .await
             .map_err(|reason| EngineError::Asr(format!("recogniser at {}: {reason}", self.url)))?;
         if !(200..300).contains(&response.status) {
@@ -226,35 +214,26 @@ pub fn transcript_text(content_type: Option<&str>, body: &[u8]) -> Option<String
 
 /// An 8 kHz mono 16-bit WAV file of `samples`.
 pub fn wav_bytes(samples: &[i16]) -> Vec<u8> {
-    let data_length = u32::try_from(samples.len() * 2).unwrap_or(u32::MAX - 36);
-    let mut bytes = Vec::with_capacity(44 + samples.len() * 2);
-    bytes.extend_from_slice(b"RIFF");
-    bytes.extend_from_slice(&(36 + data_length).to_le_bytes());
-    bytes.extend_from_slice(b"WAVEfmt ");
-    bytes.extend_from_slice(&16u32.to_le_bytes());
-    bytes.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    bytes.extend_from_slice(&1u16.to_le_bytes()); // mono
-    bytes.extend_from_slice(&8000u32.to_le_bytes());
-    bytes.extend_from_slice(&16000u32.to_le_bytes()); // bytes per second
-    bytes.extend_from_slice(&2u16.to_le_bytes()); // block align
-    bytes.extend_from_slice(&16u16.to_le_bytes()); // bits per sample
-    bytes.extend_from_slice(b"data");
-    bytes.extend_from_slice(&data_length.to_le_bytes());
-    for sample in samples {
-        bytes.extend_from_slice(&sample.to_le_bytes());
-    }
-    bytes
+    let pcm: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+    crate::tts::pcm::wav_bytes(&pcm, 8_000, 1)
 }
 
-fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (byte as char).to_string()
-            }
-            _ => format!("%{byte:02X}"),
-        })
-        .collect()
+/// `base` with the request's `language` and comma-separated `keyPhrases` as query parameters.
+fn recognition_url(base: &str, request: &RecognitionRequest) -> Result<reqwest::Url, EngineError> {
+    let mut url = reqwest::Url::parse(base)
+        .map_err(|error| EngineError::Asr(format!("recogniser url {base:?}: {error}")))?;
+    let language = request
+        .language
+        .iter()
+        .map(|language| ("language", language.clone()));
+    let phrases =
+        (!request.key_phrases.is_empty()).then(|| ("keyPhrases", request.key_phrases.join(",")));
+    let parameters: Vec<(&str, String)> = language.chain(phrases).collect();
+    // Opening the query serialiser adds a `?` even when nothing is appended.
+    if !parameters.is_empty() {
+        url.query_pairs_mut().extend_pairs(parameters);
+    }
+    Ok(url)
 }
 
 #[cfg(test)]
@@ -295,8 +274,18 @@ mod tests {
     }
 
     #[test]
-    fn query_values_are_percent_encoded() {
-        assert_eq!(percent_encode("en-US"), "en-US");
-        assert_eq!(percent_encode("more info,yes"), "more%20info%2Cyes");
+    fn the_language_and_key_phrases_are_query_parameters() {
+        let request = RecognitionRequest {
+            language: Some("en-US".into()),
+            key_phrases: vec!["more info".into(), "yes".into()],
+        };
+        let url = recognition_url("http://127.0.0.1:9/asr?tenant=a", &request).expect("a URL");
+        assert_eq!(
+            url.as_str(),
+            "http://127.0.0.1:9/asr?tenant=a&language=en-US&keyPhrases=more+info%2Cyes"
+        );
+        let bare = recognition_url("http://127.0.0.1:9/asr", &RecognitionRequest::default());
+        assert_eq!(bare.expect("a URL").as_str(), "http://127.0.0.1:9/asr");
+        assert!(recognition_url("not a url", &request).is_err());
     }
 }

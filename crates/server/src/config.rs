@@ -318,13 +318,8 @@ impl TtsSection {
                 Some(_) => {}
             }
         }
-        for (name, value) in &self.headers {
-            if axum::http::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                return problem(&format!("headers.{name}"), "is not a header name".into());
-            }
-            if axum::http::HeaderValue::from_str(value).is_err() {
-                return problem(&format!("headers.{name}"), "is not a header value".into());
-            }
+        if let Some((key, message)) = header_problem(&self.headers) {
+            return problem(&key, message);
         }
         if let Some(key) = &self.api_key
             && axum::http::HeaderValue::from_str(key).is_err()
@@ -344,7 +339,24 @@ impl TtsSection {
 }
 
 /// An absolute `http://` or `https://` URL with a host.
-fn is_http_url(url: &str) -> bool {
+/// The first of `headers` that cannot be sent: (`headers.NAME`, what is wrong).
+pub(crate) fn header_problem(
+    headers: &std::collections::BTreeMap<String, String>,
+) -> Option<(String, String)> {
+    headers.iter().find_map(|(name, value)| {
+        let key = format!("headers.{name}");
+        if axum::http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            Some((key, "is not a header name".into()))
+        } else if axum::http::HeaderValue::from_str(value).is_err() {
+            Some((key, "is not a header value".into()))
+        } else {
+            None
+        }
+    })
+}
+
+/// Whether `url` is an absolute http(s) URL.
+pub(crate) fn is_http_url(url: &str) -> bool {
     let Ok(uri) = url.parse::<axum::http::Uri>() else {
         return false;
     };

@@ -73,13 +73,14 @@ impl AsrSection {
         if self.provider == "http" {
             match self.url.as_deref() {
                 None => return problem("url", "the http provider needs a url".into()),
-                Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
+                Some(url) if !crate::config::is_http_url(url) => {
                     return problem("url", format!("{url:?} is not an http(s) URL"));
                 }
                 Some(_) => {}
             }
         }
-        None
+        crate::config::header_problem(&self.headers)
+            .and_then(|(key, message)| problem(&key, message))
     }
 }
 
@@ -131,6 +132,10 @@ mod tests {
                 "provider = \"http\"\nurl = \"http://127.0.0.1:9/asr\"\nheaders = { X-Key = \"k\" }"
             ),
             None
+        );
+        assert_eq!(
+            key("headers = { \"bad name\" = \"x\" }"),
+            Some("asr.headers.bad name".into())
         );
         assert!(
             toml::from_str::<AsrSection>("modeldir = \"x\"").is_err(),

@@ -21,20 +21,14 @@ pub fn speech_recognition(
     http: &HttpClient,
     uses_capture: bool,
 ) -> Result<Option<SpeechRecognition>> {
-    let started = match asr.provider.as_str() {
-        "http" => match asr.url.clone() {
-            Some(url) => Ok(SpeechRecognition::Http(HttpRecogniser {
-                url,
-                timeout: Duration::from_millis(asr.timeout_ms),
-                headers: asr
-                    .headers
-                    .iter()
-                    .map(|(name, value)| (name.clone(), value.clone()))
-                    .collect(),
-                client: http.clone(),
-            })),
-            None => Err("asr.url: the http provider needs a url".to_string()),
-        },
+    let started = match (asr.provider.as_str(), asr.url.clone()) {
+        // Config validation made sure an http provider has its url.
+        ("http", Some(url)) => Ok(SpeechRecognition::Http(HttpRecogniser {
+            url,
+            timeout: Duration::from_millis(asr.timeout_ms),
+            headers: asr.headers.clone().into_iter().collect(),
+            client: http.clone(),
+        })),
         _ => PocketsphinxPool::start(&asr.model_dir, asr.threads, uses_capture)
             .map(SpeechRecognition::Pocketsphinx)
             .map_err(|error| format!("asr.model_dir: {error}")),

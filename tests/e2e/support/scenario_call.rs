@@ -3,11 +3,11 @@
 
 use std::path::PathBuf;
 
-use super::Server;
 use super::audio::Codec;
 use super::rtp_peer::RtpPeer;
 use super::sdp::Offer;
 use super::test_ua::{Call, TestUa};
+use super::{NumberEntry, Server, ServerOptions};
 use crate::{CALL_TIMEOUT, SHORT_TIMEOUT};
 
 /// Writes a scenario file for one test and returns its path.
@@ -15,6 +15,23 @@ pub fn scenario_file(name: &str, json: &str) -> PathBuf {
     let path = std::env::temp_dir().join(format!("ivory-e2e-{name}-{}.json", std::process::id()));
     std::fs::write(&path, json).expect("write the test scenario");
     path
+}
+
+/// A server answering number 2000 at once with `scenario`, with `extra_config` appended.
+pub async fn server_on_2000(label: &str, scenario: PathBuf, extra_config: &str) -> Server {
+    Server::start_with(
+        label,
+        ServerOptions {
+            numbers: vec![NumberEntry {
+                number: "2000".into(),
+                scenario,
+                answer_after_ms: 0,
+            }],
+            max_calls: None,
+            extra_config: extra_config.to_string(),
+        },
+    )
+    .await
 }
 
 /// Places a call to 2000 with media flowing from `peer`.

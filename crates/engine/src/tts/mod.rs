@@ -18,7 +18,7 @@
 mod cache;
 mod espeak;
 mod http;
-mod pcm;
+pub(crate) mod pcm;
 
 use std::future::Future;
 use std::path::PathBuf;
