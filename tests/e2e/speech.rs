@@ -11,6 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use ivory_asr::labelled_set::{KEY_PHRASES, PHRASES, VOICES, spoken};
 use tokio::time::sleep;
 
 use crate::CALL_TIMEOUT;
@@ -18,32 +19,6 @@ use crate::support::rtp_peer::RtpPeer;
 use crate::support::scenario_call::{call_2000, scenario_file, server_on_2000};
 use crate::support::test_ua::{TestUa, Transport};
 use crate::support::{Server, peer_available};
-
-const KEY_PHRASES: [&str; 6] = ["yes", "no", "agent", "info", "more info", "exit"];
-
-/// What the caller says, and the key phrase `capture` must match (the earliest in the phrase).
-const PHRASES: [(&str, &str); 12] = [
-    ("yes", "yes"),
-    ("no", "no"),
-    ("agent", "agent"),
-    ("info", "info"),
-    ("more info", "more info"),
-    ("exit", "exit"),
-    ("yes please", "yes"),
-    ("no thank you", "no"),
-    ("I want more info", "more info"),
-    ("talk to an agent", "agent"),
-    ("exit now", "exit"),
-    ("give me the info", "info"),
-];
-
-/// espeak-ng voice and words per minute.
-const VOICES: [(&str, u32); 4] = [
-    ("en-us", 130),
-    ("en-us", 175),
-    ("en-us+f3", 150),
-    ("en-gb+m3", 160),
-];
 
 /// The least key-phrase accuracy accepted (per cent): a regression guard, below the 90 % target.
 const ACCURACY_FLOOR: f64 = 75.0;
@@ -62,23 +37,6 @@ fn model_available() -> bool {
         eprintln!("SKIPPED: pocketsphinx-en-us is not installed");
     }
     found
-}
-
-/// `text` spoken by espeak-ng, at 8 kHz.
-fn spoken(text: &str, voice: &str, words_per_minute: u32) -> Vec<i16> {
-    let output = std::process::Command::new("espeak-ng")
-        .args([
-            "-v",
-            voice,
-            "-s",
-            &words_per_minute.to_string(),
-            "--stdout",
-            text,
-        ])
-        .output()
-        .expect("espeak-ng runs");
-    assert!(output.status.success(), "espeak-ng failed for {text:?}");
-    ivory_dsp::decode::decode_audio(&output.stdout, Some("wav")).expect("espeak-ng's WAV decodes")
 }
 
 async fn speech_server() -> Server {
@@ -132,7 +90,7 @@ async fn spoken_key_phrases_are_recognised_and_silence_and_noise_match_nothing()
             cases.push(Case {
                 label: format!("{voice}@{speed} {text:?}"),
                 expected,
-                audio: spoken(text, voice, speed),
+                audio: spoken(text, voice, speed).expect("espeak-ng speaks"),
             });
         }
     }

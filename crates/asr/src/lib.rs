@@ -19,10 +19,13 @@
 use std::path::PathBuf;
 
 pub mod grammar;
+pub mod labelled_set;
 pub mod sphinx;
 pub mod widen;
 
-pub use sphinx::{DEBIAN_MODEL_DIRECTORY, ModelPaths, PocketsphinxRecogniser, load_dictionary};
+pub use sphinx::{
+    DEBIAN_MODEL_DIRECTORY, GrammarTuning, ModelPaths, PocketsphinxRecogniser, load_dictionary,
+};
 
 /// What was recognised in one utterance.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

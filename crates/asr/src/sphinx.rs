@@ -31,8 +31,29 @@ pub const GRAMMAR_DECODERS_KEPT: usize = 8;
 pub const DEBIAN_MODEL_DIRECTORY: &str = "/usr/share/pocketsphinx/model/en-us";
 /// The word insertion penalty of grammar decoding. Every garbage phone is a word, so this is
 /// what makes the garbage path cost more than a key phrase that fits; tuned on the 48-utterance
-/// espeak-ng set after endpointing (1e-4: 41/48 right, 3e-5: 42/48, 1e-5: 41/48, 3e-6: 40/48).
+/// espeak-ng set after endpointing (1e-4: 41/48 right, 3e-5: 42/48, 1e-5: 41/48, 3e-6: 40/48;
+/// see the `key_phrase_sweep` example).
 pub const GRAMMAR_WORD_INSERTION_PENALTY: f64 = 3e-5;
+/// pocketsphinx's default language weight, which the grammar decoders keep.
+pub const GRAMMAR_LANGUAGE_WEIGHT: f64 = 6.5;
+
+/// The grammar decoders' two knobs; [`GrammarTuning::default`] is what the server uses.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GrammarTuning {
+    /// `-wip`: the cost of every word, each garbage phone included.
+    pub word_insertion_penalty: f64,
+    /// `-lw`: how much the grammar weighs against the acoustics.
+    pub language_weight: f64,
+}
+
+impl Default for GrammarTuning {
+    fn default() -> Self {
+        Self {
+            word_insertion_penalty: GRAMMAR_WORD_INSERTION_PENALTY,
+            language_weight: GRAMMAR_LANGUAGE_WEIGHT,
+        }
+    }
+}
 
 /// Where the model's pieces are.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +117,7 @@ pub struct PocketsphinxRecogniser {
     /// Most recently used last.
     grammars: Vec<(Vec<String>, GrammarDecoder)>,
     scratch: PathBuf,
-    word_insertion_penalty: f64,
+    tuning: GrammarTuning,
 }
 
 struct GrammarDecoder {
@@ -133,15 +154,32 @@ impl PocketsphinxRecogniser {
             language: None,
             grammars: Vec::new(),
             scratch,
-            word_insertion_penalty: GRAMMAR_WORD_INSERTION_PENALTY,
+            tuning: GrammarTuning::default(),
         })
     }
 
-    /// Sets the grammar decoders' word insertion penalty (for tuning; the default is
-    /// [`GRAMMAR_WORD_INSERTION_PENALTY`]). Grammar decoders already built are dropped.
-    pub fn set_word_insertion_penalty(&mut self, penalty: f64) {
-        self.word_insertion_penalty = penalty;
+    /// Sets the grammar decoders' tuning (for measuring it); grammar decoders already built are
+    /// dropped.
+    pub fn set_grammar_tuning(&mut self, tuning: GrammarTuning) {
+        self.tuning = tuning;
         self.grammars.clear();
+    }
+
+    /// What the key-phrase grammar alone hears in one utterance (no free transcript): the key
+    /// phrases in order, "" for none. For tuning, where the language-model pass would only cost.
+    pub fn recognise_key_phrases(
+        &mut self,
+        audio: &[i16],
+        key_phrases: &[String],
+    ) -> Result<String, AsrError> {
+        if audio.is_empty() {
+            return Ok(String::new());
+        }
+        let wide = crate::widen::widen_telephone_audio(audio);
+        match self.grammar_decoder(key_phrases)? {
+            Some(grammar) => Ok(grammar::strip_garbage(&decode(&grammar.decoder, &wide)?)),
+            None => Ok(String::new()),
+        }
     }
 
     /// Creates the language-model decoder now (it takes about a second), so the first caller
@@ -262,7 +300,9 @@ impl PocketsphinxRecogniser {
             "-dict".to_owned(),
             ModelPaths::text(&dictionary_path)?,
             "-wip".to_owned(),
-            format!("{:e}", self.word_insertion_penalty),
+            format!("{:e}", self.tuning.word_insertion_penalty),
+            "-lw".to_owned(),
+            format!("{}", self.tuning.language_weight),
         ];
         let decoder = create_decoder(&arguments);
         // The decoder has read both files.

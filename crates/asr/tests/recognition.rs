@@ -6,8 +6,8 @@
 
 use std::path::Path;
 
+use ivory_asr::labelled_set::{spoken, through_pcmu};
 use ivory_asr::{AsrError, ModelPaths, PocketsphinxRecogniser, load_dictionary};
-use ivory_dsp::Codec;
 
 const MODEL_DIRECTORY: &str = ivory_asr::DEBIAN_MODEL_DIRECTORY;
 
@@ -30,16 +30,7 @@ fn available() -> bool {
 
 /// `text` by espeak-ng at 8 kHz, through µ-law and back as on a call.
 fn telephone(text: &str, voice: &str) -> Vec<i16> {
-    let output = std::process::Command::new("espeak-ng")
-        .args(["-v", voice, "--stdout", text])
-        .output()
-        .unwrap();
-    let linear = ivory_dsp::decode::decode_audio(&output.stdout, Some("wav")).unwrap();
-    let mut encoded = vec![0u8; linear.len()];
-    Codec::Pcmu.encode(&linear, &mut encoded);
-    let mut decoded = vec![0i16; linear.len()];
-    Codec::Pcmu.decode(&encoded, &mut decoded);
-    decoded
+    through_pcmu(&spoken(text, voice, 175).unwrap())
 }
 
 fn recogniser() -> PocketsphinxRecogniser {
