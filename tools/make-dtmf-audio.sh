@@ -7,6 +7,9 @@
 #
 #   silence.ulaw     1 s of digital silence (µ-law 0xFF), looped between events
 #   dtmf-<d>.ulaw    the DTMF digit <d> for 200 ms at -10 dBm0 per tone, then 100 ms of silence
+#   speech.ulaw      sounds/demo-welcome.wav (espeak-ng speech, 3.8 s): the caller's audio in
+#                    tools/bench-media, so the in-band DTMF detector works as on a talking caller
+#                    (on silence it skips its filters)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,6 +20,7 @@ command -v sox >/dev/null || { echo "make-dtmf-audio: sox is not installed" >&2;
 raw=(-r 8000 -c 1 -e u-law -t raw)
 
 sox -D -n "${raw[@]}" "$out/silence.ulaw" trim 0 1
+sox -D "$root/sounds/demo-welcome.wav" "${raw[@]}" "$out/speech.ulaw" trim 0 3.8  # whole packets
 
 # The DTMF grid (ITU-T Q.23): row frequency, column frequency.
 declare -A row=([1]=697 [2]=697 [3]=697 [A]=697 [4]=770 [5]=770 [6]=770 [B]=770

@@ -343,20 +343,24 @@ impl JitterBuffer {
         Some(media - ideal_media)
     }
 
+    /// Copies `payload` to buffer position `offset` (samples from the head), slot by slot; what
+    /// falls before the head or past the capacity is left out.
     fn place(&mut self, offset: i64, payload: &[u8]) {
-        for (index, &byte) in payload.iter().enumerate() {
-            let position = offset + index as i64;
-            if position < 0 {
-                continue;
+        let end = offset
+            .saturating_add(payload.len() as i64)
+            .min(CAPACITY_SAMPLES);
+        let mut position = offset.max(0);
+        while position < end {
+            let at = position as usize;
+            let within = at % FRAME;
+            let take = (FRAME - within).min((end - position) as usize);
+            let from = (position - offset) as usize;
+            let slot = &mut self.slots[(self.head + at / FRAME) % SLOT_COUNT];
+            slot.samples[within..within + take].copy_from_slice(&payload[from..from + take]);
+            for quarter in within / QUARTER..=(within + take - 1) / QUARTER {
+                slot.quarters_filled |= 1 << quarter;
             }
-            if position >= CAPACITY_SAMPLES {
-                break;
-            }
-            let position = position as usize;
-            let slot = &mut self.slots[(self.head + position / FRAME) % SLOT_COUNT];
-            let within = position % FRAME;
-            slot.samples[within] = byte;
-            slot.quarters_filled |= 1 << (within / QUARTER);
+            position += take as i64;
         }
     }
 
@@ -423,6 +427,10 @@ struct TransitWindow {
     values: [i64; TRANSIT_WINDOW],
     len: usize,
     next: usize,
+    /// The window's least and greatest values, kept as values come and go: the jitter estimate
+    /// reads them for every packet, and a scan of the window each time showed in profiles.
+    minimum: i64,
+    maximum: i64,
 }
 
 impl Default for TransitWindow {
@@ -431,28 +439,37 @@ impl Default for TransitWindow {
             values: [0; TRANSIT_WINDOW],
             len: 0,
             next: 0,
+            minimum: 0,
+            maximum: 0,
         }
     }
 }
 
 impl TransitWindow {
     fn push(&mut self, value: i64) {
+        let evicted = (self.len == TRANSIT_WINDOW).then(|| self.values[self.next]);
         self.values[self.next] = value;
         self.next = (self.next + 1) % TRANSIT_WINDOW;
         self.len = (self.len + 1).min(TRANSIT_WINDOW);
-    }
-
-    fn filled(&self) -> &[i64] {
-        &self.values[..self.len]
+        if self.len == 1 {
+            (self.minimum, self.maximum) = (value, value);
+        } else if evicted.is_some_and(|old| old == self.minimum || old == self.maximum) {
+            // The extreme left the window: scan for the new one (rare on a steady stream).
+            let filled = &self.values[..self.len];
+            self.minimum = filled.iter().copied().min().unwrap_or(0);
+            self.maximum = filled.iter().copied().max().unwrap_or(0);
+        } else {
+            self.minimum = self.minimum.min(value);
+            self.maximum = self.maximum.max(value);
+        }
     }
 
     fn minimum(&self) -> i64 {
-        self.filled().iter().copied().min().unwrap_or(0)
+        self.minimum
     }
 
     fn spread(&self) -> i64 {
-        let maximum = self.filled().iter().copied().max().unwrap_or(0);
-        maximum - self.minimum()
+        self.maximum - self.minimum
     }
 }
 

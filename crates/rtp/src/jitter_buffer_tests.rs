@@ -523,3 +523,50 @@ fn sender_resuming_with_old_timestamps_restarts_instead_of_staying_late() {
     assert_eq!(buffer.stats().late, 0);
     assert_eq!(assert_in_order(&played), 150);
 }
+
+proptest::proptest! {
+    /// The window's kept extremes are those of its last `TRANSIT_WINDOW` values, as a scan finds.
+    #[test]
+    fn transit_window_extremes_match_a_scan(values in proptest::collection::vec(-50i64..50, 1..300)) {
+        let mut window = TransitWindow::default();
+        for (count, &value) in values.iter().enumerate() {
+            window.push(value);
+            let recent = &values[(count + 1).saturating_sub(TRANSIT_WINDOW)..=count];
+            let (minimum, maximum) = (recent.iter().min().unwrap(), recent.iter().max().unwrap());
+            proptest::prop_assert_eq!(window.minimum(), *minimum);
+            proptest::prop_assert_eq!(window.spread(), maximum - minimum);
+        }
+    }
+
+    /// Placing a payload slot by slot fills the same bytes and quarters as placing it byte by byte.
+    #[test]
+    fn placing_matches_a_byte_by_byte_copy(
+        head in 0..SLOT_COUNT,
+        offset in -400i64..(CAPACITY_SAMPLES + 50),
+        length in 0usize..700,
+    ) {
+        let payload: Vec<u8> = (0..length).map(|index| (index % 251) as u8).collect();
+        let mut buffer = JitterBuffer::new(CODEC);
+        buffer.head = head;
+        buffer.place(offset, &payload);
+        let mut expected = vec![(0u8, false); SLOT_COUNT * FRAME];
+        for (index, &byte) in payload.iter().enumerate() {
+            let position = offset + index as i64;
+            if (0..CAPACITY_SAMPLES).contains(&position) {
+                expected[position as usize] = (byte, true);
+            }
+        }
+        for (position, &(byte, written)) in expected.iter().enumerate() {
+            let slot = &buffer.slots[(head + position / FRAME) % SLOT_COUNT];
+            let within = position % FRAME;
+            if written {
+                proptest::prop_assert_eq!(slot.samples[within], byte);
+            }
+            let quarter_written = expected[position - within..position - within + FRAME]
+                [within / QUARTER * QUARTER..(within / QUARTER + 1) * QUARTER]
+                .iter()
+                .any(|&(_, written)| written);
+            proptest::prop_assert_eq!(slot.quarters_filled & (1 << (within / QUARTER)) != 0, quarter_written);
+        }
+    }
+}

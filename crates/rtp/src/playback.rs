@@ -1,15 +1,23 @@
 //! Prompts and the playback cursor that hands out one 20 ms frame per transmit tick.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use ivory_dsp::{FRAME_SAMPLES, SAMPLE_RATE_HZ};
+use ivory_dsp::{Codec, FRAME_SAMPLES, SAMPLE_RATE_HZ};
 
-/// Audio to play: 8 kHz, 16-bit linear, mono. Cloning shares the samples (one `Arc`), so one
-/// decoded prompt can be played by any number of calls at once.
+/// Audio to play: 8 kHz, 16-bit linear, mono. Cloning shares it (one `Arc`), so one decoded
+/// prompt can be played by any number of calls at once; so is its G.711 encoding, made once per
+/// codec the first time a call sends it, so that calls copy bytes rather than encode each frame.
 #[derive(Debug, Clone)]
 pub struct Prompt {
+    audio: Arc<PromptAudio>,
+}
+
+#[derive(Debug)]
+struct PromptAudio {
     samples: Arc<[i16]>,
+    pcmu: OnceLock<Box<[u8]>>,
+    pcma: OnceLock<Box<[u8]>>,
 }
 
 /// Identifies one [`crate::MediaSession::play`] call; returned again in
@@ -20,17 +28,36 @@ pub struct PlaybackId(u64);
 impl Prompt {
     /// Wraps decoded samples (8 kHz linear).
     pub fn from_samples(samples: Arc<[i16]>) -> Self {
-        Prompt { samples }
+        Prompt {
+            audio: Arc::new(PromptAudio {
+                samples,
+                pcmu: OnceLock::new(),
+                pcma: OnceLock::new(),
+            }),
+        }
     }
 
     /// The samples.
     pub fn samples(&self) -> &[i16] {
-        &self.samples
+        &self.audio.samples
+    }
+
+    /// The whole prompt in `codec`, encoded on first use (by whichever call sends it first).
+    pub fn encoded(&self, codec: Codec) -> &[u8] {
+        let cell = match codec {
+            Codec::Pcmu => &self.audio.pcmu,
+            Codec::Pcma => &self.audio.pcma,
+        };
+        cell.get_or_init(|| {
+            let mut bytes = vec![0; self.audio.samples.len()];
+            codec.encode(&self.audio.samples, &mut bytes);
+            bytes.into()
+        })
     }
 
     /// Frames of 20 ms it takes to send, the last one padded with silence.
     pub fn frame_count(&self) -> usize {
-        self.samples.len().div_ceil(FRAME_SAMPLES)
+        self.audio.samples.len().div_ceil(FRAME_SAMPLES)
     }
 
     /// Playing time, rounded up to whole frames (what the transmit schedule spends on it).
@@ -41,9 +68,18 @@ impl Prompt {
 
     /// Samples of frame `index`; shorter than a frame for the last one, empty past the end.
     pub(crate) fn frame(&self, index: usize) -> &[i16] {
-        let start = index.saturating_mul(FRAME_SAMPLES).min(self.samples.len());
-        let end = start.saturating_add(FRAME_SAMPLES).min(self.samples.len());
-        &self.samples[start..end]
+        &self.audio.samples[Self::frame_range(index, self.audio.samples.len())]
+    }
+
+    /// Frame `index` in `codec` (as [`Prompt::frame`], encoded).
+    pub(crate) fn encoded_frame(&self, codec: Codec, index: usize) -> &[u8] {
+        let encoded = self.encoded(codec);
+        &encoded[Self::frame_range(index, encoded.len())]
+    }
+
+    fn frame_range(index: usize, length: usize) -> std::ops::Range<usize> {
+        let start = index.saturating_mul(FRAME_SAMPLES).min(length);
+        start..start.saturating_add(FRAME_SAMPLES).min(length)
     }
 }
 
@@ -54,17 +90,18 @@ impl PlaybackId {
     }
 }
 
-/// What one transmit tick sends.
+/// What one transmit tick sends. Audio is held inline (a live frame is 320 bytes) so the media
+/// path never allocates per packet.
 #[derive(Debug, Clone)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "a live frame is held inline (320 bytes) so the media path never allocates per packet"
-)]
 pub(crate) enum FrameAudio {
     /// Comfort silence while nothing plays.
     Silence,
-    /// Frame `index` of a prompt.
-    Prompt { prompt: Prompt, index: usize },
+    /// A prompt's frame, already encoded (`length` bytes; a short last frame is padded when
+    /// sent). Held inline, so that queueing it neither encodes nor touches the shared prompt.
+    Prompt {
+        payload: [u8; FRAME_SAMPLES],
+        length: usize,
+    },
     /// An RFC 4733 event packet in place of audio (sent with the telephone-event payload type).
     Event(crate::telephone_event::TelephoneEventPayload),
     /// A frame of live audio (the other leg of a bridge).
@@ -107,17 +144,28 @@ impl Playback {
         self.current.is_some()
     }
 
-    /// Advances one tick: the audio for it, and the playback that just finished, if any.
-    pub(crate) fn tick(&mut self) -> (FrameAudio, Option<PlaybackId>) {
+    /// The linear samples of the prompt frame the last tick handed out (for the recording tap).
+    pub(crate) fn frame_just_played(&self) -> &[i16] {
+        self.current.as_ref().map_or(&[], |current| {
+            current.prompt.frame(current.next_frame.wrapping_sub(1))
+        })
+    }
+
+    /// Advances one tick: the audio for it in `codec`, and the playback that just finished, if
+    /// any.
+    pub(crate) fn tick(&mut self, codec: Codec) -> (FrameAudio, Option<PlaybackId>) {
         let Some(current) = self.current.as_mut() else {
             return (FrameAudio::Silence, None);
         };
         if current.next_frame < current.prompt.frame_count() {
-            let audio = FrameAudio::Prompt {
-                prompt: current.prompt.clone(),
-                index: current.next_frame,
-            };
+            let encoded = current.prompt.encoded_frame(codec, current.next_frame);
+            let mut payload = [0; FRAME_SAMPLES];
+            payload[..encoded.len()].copy_from_slice(encoded);
             current.next_frame += 1;
+            let audio = FrameAudio::Prompt {
+                payload,
+                length: encoded.len(),
+            };
             return (audio, None);
         }
         let finished = current.id;
@@ -147,13 +195,28 @@ mod tests {
     }
 
     #[test]
+    fn encoded_frames_are_the_frames_encoded_and_the_encoding_is_shared() {
+        let prompt = prompt(400);
+        let copy = prompt.clone();
+        for codec in [Codec::Pcmu, Codec::Pcma] {
+            for index in 0..4 {
+                let mut expected = vec![0; prompt.frame(index).len()];
+                codec.encode(prompt.frame(index), &mut expected);
+                assert_eq!(prompt.encoded_frame(codec, index), expected);
+            }
+            assert!(std::ptr::eq(prompt.encoded(codec), copy.encoded(codec)));
+        }
+        assert_ne!(prompt.encoded(Codec::Pcmu), prompt.encoded(Codec::Pcma));
+    }
+
+    #[test]
     fn finish_is_reported_once_on_the_tick_after_the_last_frame() {
         let mut playback = Playback::default();
         let id = playback.play(prompt(320));
         let mut finished = Vec::new();
         let mut prompt_frames = 0;
         for _ in 0..10 {
-            let (audio, done) = playback.tick();
+            let (audio, done) = playback.tick(Codec::Pcmu);
             if matches!(audio, FrameAudio::Prompt { .. }) {
                 prompt_frames += 1;
                 assert!(finished.is_empty());
@@ -169,21 +232,25 @@ mod tests {
     fn replacing_or_stopping_reports_nothing_for_the_old_prompt() {
         let mut playback = Playback::default();
         let first = playback.play(prompt(1600));
-        playback.tick();
+        playback.tick(Codec::Pcmu);
         let second = playback.play(prompt(160));
         assert_ne!(first, second);
-        let finished: Vec<_> = (0..5).filter_map(|_| playback.tick().1).collect();
+        let finished: Vec<_> = (0..5)
+            .filter_map(|_| playback.tick(Codec::Pcmu).1)
+            .collect();
         assert_eq!(finished, vec![second]);
         playback.play(prompt(1600));
         playback.stop();
         assert!(!playback.is_playing());
-        assert!((0..5).all(|_| playback.tick().1.is_none()));
+        assert!((0..5).all(|_| playback.tick(Codec::Pcmu).1.is_none()));
     }
 
     #[test]
     fn empty_prompt_finishes_on_the_next_tick() {
         let mut playback = Playback::default();
         let id = playback.play(prompt(0));
-        assert!(matches!(playback.tick(), (FrameAudio::Silence, Some(done)) if done == id));
+        assert!(
+            matches!(playback.tick(Codec::Pcmu), (FrameAudio::Silence, Some(done)) if done == id)
+        );
     }
 }

@@ -270,10 +270,12 @@ impl<D: DigitDetector> MediaSession<D> {
         let payload = &mut packet[header_length..];
         match &frame.audio {
             FrameAudio::Silence => payload.fill(self.silence_byte),
-            FrameAudio::Prompt { prompt, index } => {
-                let samples = prompt.frame(*index);
-                let (audio, padding) = payload.split_at_mut(samples.len().min(payload.len()));
-                self.codec.encode(samples, audio);
+            FrameAudio::Prompt {
+                payload: encoded,
+                length,
+            } => {
+                let (audio, padding) = payload.split_at_mut((*length).min(payload.len()));
+                audio.copy_from_slice(&encoded[..audio.len()]);
                 padding.fill(self.silence_byte);
             }
             FrameAudio::Live(samples) => self.codec.encode(samples, payload),
@@ -455,7 +457,7 @@ impl<D: DigitDetector> MediaSession<D> {
     }
 
     fn tick(&mut self, index: u64) {
-        let (mut audio, finished) = self.playback.tick();
+        let (mut audio, finished) = self.playback.tick(self.codec);
         if matches!(audio, FrameAudio::Silence) {
             let mut frame = [0; FRAME_SAMPLES];
             if self.live.pop_into(&mut frame) {
@@ -470,8 +472,8 @@ impl<D: DigitDetector> MediaSession<D> {
         let transmitting = self.sending && self.latch.remote().is_some();
         if self.tap.is_enabled() {
             let sent_audio = match (&audio, event) {
-                (FrameAudio::Prompt { prompt, index }, None) if transmitting => {
-                    prompt.frame(*index)
+                (FrameAudio::Prompt { .. }, None) if transmitting => {
+                    self.playback.frame_just_played()
                 }
                 (FrameAudio::Live(samples), None) if transmitting => samples,
                 _ => &[],
