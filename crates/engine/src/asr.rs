@@ -10,9 +10,10 @@
 
 use std::path::Path;
 use std::sync::mpsc as std_mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use ivory_asr::grammar::PronouncingDictionary;
 use ivory_asr::{ModelPaths, PocketsphinxRecogniser, Transcript};
 use tokio::sync::oneshot;
 use tracing::warn;
@@ -84,8 +85,12 @@ impl PocketsphinxPool {
         paths
             .check()
             .map_err(|error| EngineError::Asr(error.to_string()))?;
-        let dictionary = ivory_asr::load_dictionary(&paths)
-            .map_err(|error| EngineError::Asr(error.to_string()))?;
+        // The pronouncing dictionary takes about 28 MB: loaded now when scenarios capture, else
+        // by the first utterance (an idle server that never recognises does not hold it).
+        let dictionary = SharedDictionary::default();
+        if warm {
+            load_dictionary(&dictionary, &paths).map_err(EngineError::Asr)?;
+        }
         let (jobs, queue) = std_mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
         for index in 0..threads.max(1) {
@@ -120,21 +125,39 @@ impl PocketsphinxPool {
 }
 
 /// One recognising thread: takes jobs until the pool is dropped.
+/// The pronouncing dictionary, loaded once for all the pool's threads.
+type SharedDictionary = Arc<OnceLock<Result<Arc<PronouncingDictionary>, String>>>;
+
+fn load_dictionary(
+    shared: &SharedDictionary,
+    paths: &ModelPaths,
+) -> Result<Arc<PronouncingDictionary>, String> {
+    shared
+        .get_or_init(|| ivory_asr::load_dictionary(paths).map_err(|error| error.to_string()))
+        .clone()
+}
+
 fn recognise_jobs(
     paths: ModelPaths,
-    dictionary: Arc<ivory_asr::grammar::PronouncingDictionary>,
+    dictionary: SharedDictionary,
     queue: &Mutex<std_mpsc::Receiver<Job>>,
     warm: bool,
 ) {
-    let mut recogniser = match PocketsphinxRecogniser::new(paths, dictionary) {
-        Ok(recogniser) => recogniser,
-        Err(error) => {
-            warn!(%error, "speech recogniser thread cannot start");
-            return;
-        }
+    let create = || {
+        let dictionary = load_dictionary(&dictionary, &paths)?;
+        PocketsphinxRecogniser::new(paths.clone(), dictionary).map_err(|error| error.to_string())
     };
-    if warm && let Err(error) = recogniser.warm_up() {
-        warn!(%error, "speech recogniser could not load its language model");
+    let mut recogniser = None;
+    if warm {
+        match create() {
+            Ok(mut ready) => {
+                if let Err(error) = ready.warm_up() {
+                    warn!(%error, "speech recogniser could not load its language model");
+                }
+                recogniser = Some(ready);
+            }
+            Err(error) => warn!(%error, "speech recogniser thread cannot start"),
+        }
     }
     loop {
         // The lock is held only while waiting for the next job, never while decoding.
@@ -143,9 +166,23 @@ fn recognise_jobs(
             Err(_) => return,
         };
         let Ok(job) = job else { return };
+        if recogniser.is_none() {
+            match create() {
+                Ok(ready) => recogniser = Some(ready),
+                Err(error) => {
+                    job.reply.send(Err(EngineError::Asr(error))).ok();
+                    continue;
+                }
+            }
+        }
         let result = recogniser
-            .recognise(&job.utterance, &job.request.key_phrases)
-            .map_err(|error| EngineError::Asr(error.to_string()));
+            .as_mut()
+            .ok_or_else(|| EngineError::Asr("no recogniser".into()))
+            .and_then(|recogniser| {
+                recogniser
+                    .recognise(&job.utterance, &job.request.key_phrases)
+                    .map_err(|error| EngineError::Asr(error.to_string()))
+            });
         job.reply.send(result).ok();
     }
 }
@@ -239,6 +276,31 @@ fn recognition_url(base: &str, request: &RecognitionRequest) -> Result<reqwest::
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A pool started cold (no loaded scenario captures) loads its dictionary and decoders on the
+    /// first utterance, and answers it.
+    #[tokio::test]
+    async fn a_cold_pool_loads_its_model_on_the_first_utterance() {
+        let model = Path::new(ivory_asr::DEBIAN_MODEL_DIRECTORY);
+        if ModelPaths::in_directory(model).check().is_err() {
+            assert!(
+                std::env::var("IVORY_REQUIRE_PEERS").as_deref() != Ok("1"),
+                "pocketsphinx-en-us is missing and IVORY_REQUIRE_PEERS=1"
+            );
+            eprintln!("SKIPPED: pocketsphinx-en-us is not installed");
+            return;
+        }
+        let pool = PocketsphinxPool::start(model, 1, false).expect("the pool starts");
+        let silence = vec![0i16; 8000];
+        let request = RecognitionRequest {
+            language: None,
+            key_phrases: vec!["yes".into()],
+        };
+        let transcript = pool.recognise(silence, request).await.expect("recognised");
+        assert_eq!(transcript.key_phrases_heard.as_deref(), Some(""));
+        let missing = PocketsphinxPool::start(Path::new("/nonexistent"), 1, false);
+        assert!(missing.is_err(), "the model files are still checked at start");
+    }
 
     #[test]
     fn a_transcript_is_read_from_json_or_plain_text() {

@@ -1,5 +1,6 @@
 //! The recording tap: per 20 ms tick, the caller's played-out frame and ivory's sent frame, kept
-//! in a small fixed ring until the driver takes them (no allocation).
+//! in a small fixed ring until the driver takes them. The ring (10 KB) is allocated when the tap
+//! is first enabled, not per packet: most calls never record and do not carry it.
 
 use ivory_dsp::FRAME_SAMPLES;
 
@@ -9,27 +10,20 @@ pub const TAP_FRAMES: usize = 16;
 
 type Frame = [i16; FRAME_SAMPLES];
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct Tap {
     enabled: bool,
-    caller: [Frame; TAP_FRAMES],
-    ivory: [Frame; TAP_FRAMES],
+    /// Present once the tap has been enabled.
+    rings: Option<Box<Rings>>,
     head: usize,
     len: usize,
     dropped: u64,
 }
 
-impl Default for Tap {
-    fn default() -> Self {
-        Self {
-            enabled: false,
-            caller: [[0; FRAME_SAMPLES]; TAP_FRAMES],
-            ivory: [[0; FRAME_SAMPLES]; TAP_FRAMES],
-            head: 0,
-            len: 0,
-            dropped: 0,
-        }
-    }
+#[derive(Debug)]
+struct Rings {
+    caller: [Frame; TAP_FRAMES],
+    ivory: [Frame; TAP_FRAMES],
 }
 
 impl Tap {
@@ -37,6 +31,11 @@ impl Tap {
         if !enabled {
             self.head = 0;
             self.len = 0;
+        } else if self.rings.is_none() {
+            self.rings = Some(Box::new(Rings {
+                caller: [[0; FRAME_SAMPLES]; TAP_FRAMES],
+                ivory: [[0; FRAME_SAMPLES]; TAP_FRAMES],
+            }));
         }
         self.enabled = enabled;
     }
@@ -47,19 +46,19 @@ impl Tap {
 
     /// Stores one tick: the caller's frame and ivory's samples (shorter is padded with silence).
     pub(crate) fn push(&mut self, caller: &Frame, ivory: &[i16]) {
-        if !self.enabled {
+        let (true, Some(rings)) = (self.enabled, self.rings.as_mut()) else {
             return;
-        }
+        };
         if self.len == TAP_FRAMES {
             self.head = (self.head + 1) % TAP_FRAMES;
             self.len -= 1;
             self.dropped += 1;
         }
         let slot = (self.head + self.len) % TAP_FRAMES;
-        self.caller[slot] = *caller;
+        rings.caller[slot] = *caller;
         let length = ivory.len().min(FRAME_SAMPLES);
-        self.ivory[slot][..length].copy_from_slice(&ivory[..length]);
-        self.ivory[slot][length..].fill(0);
+        rings.ivory[slot][..length].copy_from_slice(&ivory[..length]);
+        rings.ivory[slot][length..].fill(0);
         self.len += 1;
     }
 
@@ -70,11 +69,11 @@ impl Tap {
 
     /// Takes the oldest tick.
     pub(crate) fn pop(&mut self, caller: &mut Frame, ivory: &mut Frame) -> bool {
-        if self.len == 0 {
+        let Some(rings) = self.rings.as_ref().filter(|_| self.len > 0) else {
             return false;
-        }
-        *caller = self.caller[self.head];
-        *ivory = self.ivory[self.head];
+        };
+        *caller = rings.caller[self.head];
+        *ivory = rings.ivory[self.head];
         self.head = (self.head + 1) % TAP_FRAMES;
         self.len -= 1;
         true

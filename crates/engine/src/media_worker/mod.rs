@@ -41,7 +41,7 @@
 //! `nanosleep` (about 50 µs of slack) and runs as soon as the kernel wakes it; as a tokio task it
 //! sleeps on tokio's timer wheel, which rounds deadlines up to whole milliseconds, and then waits
 //! for a runtime thread that may be busy with SIP, scenario steps or HTTP. Measured with
-//! `tools/bench-pacing --calls 200` on the 2-core machine, same code otherwise: two threads gave
+//! `tools/bench-pacing --calls 200` (now `tools/bench-media --capture`) on the 2-core machine, same code otherwise: two threads gave
 //! |interval − 20 ms| p99 0.6–0.8 ms (99.8–100 % within ±2 ms); two tokio tasks 3.0–3.6 ms (52–75 %
 //! within ±2 ms), at the same CPU (21–24 % of a core). One thread did 0.9–2.0 ms.
 //!

@@ -49,7 +49,10 @@ impl TickGrid {
 
 /// The worker's loop; returns when its pool is gone and its last call closed.
 pub(crate) fn run(control: Receiver<NewSlot>, load: Arc<AtomicUsize>) {
-    let mut slots: Vec<MediaSlot> = Vec::new();
+    // Boxed: a slot is several kilobytes (jitter buffer, detector, held packets), and a vector of
+    // them inline would reserve up to twice that per call as it grows, and move them all when it
+    // does.
+    let mut slots: Vec<Box<MediaSlot>> = Vec::new();
     let mut scratch = Scratch::default();
     let mut grid = TickGrid::new(Instant::now());
     let mut pool_gone = false;
@@ -63,7 +66,7 @@ pub(crate) fn run(control: Receiver<NewSlot>, load: Arc<AtomicUsize>) {
                 return;
             };
             grid = TickGrid::new(Instant::now());
-            slots.push(MediaSlot::new(new, grid.due()));
+            slots.push(Box::new(MediaSlot::new(new, grid.due())));
         }
         // First every call's packets of the last tick, back to back, so each call's send time
         // does not depend on how long the calls before it take to process.
@@ -72,7 +75,7 @@ pub(crate) fn run(control: Receiver<NewSlot>, load: Arc<AtomicUsize>) {
         }
         loop {
             match control.try_recv() {
-                Ok(new) => slots.push(MediaSlot::new(new, grid.due())),
+                Ok(new) => slots.push(Box::new(MediaSlot::new(new, grid.due()))),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
                     pool_gone = true;
