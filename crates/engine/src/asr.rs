@@ -299,7 +299,10 @@ mod tests {
         let transcript = pool.recognise(silence, request).await.expect("recognised");
         assert_eq!(transcript.key_phrases_heard.as_deref(), Some(""));
         let missing = PocketsphinxPool::start(Path::new("/nonexistent"), 1, false);
-        assert!(missing.is_err(), "the model files are still checked at start");
+        assert!(
+            missing.is_err(),
+            "the model files are still checked at start"
+        );
     }
 
     #[test]
