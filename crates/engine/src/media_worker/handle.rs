@@ -85,9 +85,14 @@ pub(crate) enum MediaNotice {
     Closed { stats: MediaStats },
 }
 
+/// Identifies a slot among its worker's: commands travel on one queue per worker, tagged with it.
+pub(crate) type SlotKey = u64;
+
 /// A leg's link to its media slot. Dropping it closes the slot (recordings are closed properly).
 pub(crate) struct MediaHandle {
-    commands: mpsc::Sender<MediaCommand>,
+    /// The worker's command queue, shared by all its slots' handles.
+    commands: mpsc::Sender<(SlotKey, MediaCommand)>,
+    key: SlotKey,
     notices: UnboundedReceiver<MediaNotice>,
     /// The worker the slot runs on (a bridged leg is put beside it).
     worker: usize,
@@ -97,12 +102,14 @@ pub(crate) struct MediaHandle {
 
 impl MediaHandle {
     pub(crate) fn new(
-        commands: mpsc::Sender<MediaCommand>,
+        commands: mpsc::Sender<(SlotKey, MediaCommand)>,
+        key: SlotKey,
         notices: UnboundedReceiver<MediaNotice>,
         worker: usize,
     ) -> Self {
         Self {
             commands,
+            key,
             notices,
             worker,
             final_stats: None,
@@ -112,7 +119,7 @@ impl MediaHandle {
     /// Sends a command; a slot that is gone ignores it (the leg learns of it from
     /// [`Self::next_notice`] returning `None`).
     fn send(&self, command: MediaCommand) {
-        self.commands.send(command).ok();
+        self.commands.send((self.key, command)).ok();
     }
 
     pub(crate) fn play(
@@ -230,5 +237,15 @@ impl MediaHandle {
     /// The next notice already sent, without waiting (tests drive slots by hand).
     pub(crate) fn try_notice(&mut self) -> Option<MediaNotice> {
         self.notices.try_recv().ok()
+    }
+}
+
+impl Drop for MediaHandle {
+    /// The slot closes when its leg lets go (a second close, after [`Self::request_close`], finds
+    /// no slot and is ignored).
+    fn drop(&mut self) {
+        if !self.is_closed() {
+            self.send(MediaCommand::Close);
+        }
     }
 }

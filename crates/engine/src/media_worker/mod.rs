@@ -13,9 +13,10 @@
 //! 1. Sleep until the next tick of the drift-free grid `start + n · 20 ms` (idle without calls:
 //!    block until one is attached).
 //! 2. Send, for all calls back to back, the packets the previous tick produced (see below).
-//! 3. Take newly attached calls; a new session's clock starts on the current grid tick, so every
-//!    worker tick is exactly one session tick.
-//! 4. For each call: apply its commands (non-blocking channel receive); drain its RTP socket (and
+//! 3. Take the worker's queued commands (one queue for all its calls, each command tagged with its
+//!    slot's key), then newly attached calls (a new session's clock starts on the current grid
+//!    tick, so every worker tick is exactly one session tick), then hand each command to its slot.
+//! 4. For each call: drain its RTP socket (and
 //!    every 25th tick its RTCP socket) with non-blocking receives into one reused buffer, feeding
 //!    `handle_datagram`; `handle_timeout(now)`; hold every `poll_transmit` packet in the slot for
 //!    step 2 of the next tick; hand tapped frames to the listeners; forward `poll_event` events
@@ -57,7 +58,7 @@ mod slot;
 mod worker;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::time::Duration;
 
@@ -68,6 +69,7 @@ pub(crate) use bridge::BridgeEnd;
 pub(crate) use handle::{MediaHandle, MediaNotice};
 
 use crate::ports::PortPair;
+use handle::{MediaCommand, SlotKey};
 use slot::NewSlot;
 
 /// Why a call could not get a media worker.
@@ -81,11 +83,15 @@ pub enum AttachError {
 #[derive(Debug)]
 pub struct MediaWorkers {
     workers: Vec<WorkerLink>,
+    /// The next slot's key (unique across workers, so a key never names two slots).
+    next_key: AtomicU64,
 }
 
 #[derive(Debug)]
 struct WorkerLink {
     control: Sender<NewSlot>,
+    /// The worker's command queue; each handle holds a clone.
+    commands: Sender<(SlotKey, MediaCommand)>,
     /// Calls on the worker: raised on attach, lowered by the worker when a call closes.
     load: Arc<AtomicUsize>,
 }
@@ -104,13 +110,18 @@ impl MediaWorkers {
         let workers = (0..count.max(1))
             .filter_map(|index| {
                 let (control, receiver) = mpsc::channel();
+                let (commands, command_receiver) = mpsc::channel();
                 let load = Arc::new(AtomicUsize::new(0));
                 let worker_load = load.clone();
                 let spawned = std::thread::Builder::new()
                     .name(format!("ivory-media-{index}"))
-                    .spawn(move || worker::run(receiver, worker_load));
+                    .spawn(move || worker::run(receiver, command_receiver, worker_load));
                 match spawned {
-                    Ok(_) => Some(WorkerLink { control, load }),
+                    Ok(_) => Some(WorkerLink {
+                        control,
+                        commands,
+                        load,
+                    }),
                     Err(error) => {
                         warn!(%error, index, "cannot start a media worker");
                         None
@@ -118,7 +129,10 @@ impl MediaWorkers {
                 }
             })
             .collect();
-        Self { workers }
+        Self {
+            workers,
+            next_key: AtomicU64::new(0),
+        }
     }
 
     /// Workers running.
@@ -160,12 +174,12 @@ impl MediaWorkers {
         rtp_timeout: Duration,
         span: Span,
     ) -> Result<MediaHandle, AttachError> {
-        let (commands, command_receiver) = mpsc::channel();
+        let key = self.next_key.fetch_add(1, Ordering::Relaxed);
         let (notice_sender, notices) = tokio::sync::mpsc::unbounded_channel();
         let mut new = NewSlot {
             config,
             ports,
-            commands: command_receiver,
+            key,
             notices: notice_sender,
             rtp_timeout,
             span,
@@ -177,7 +191,14 @@ impl MediaWorkers {
         for (index, worker) in order {
             worker.load.fetch_add(1, Ordering::Relaxed);
             match worker.control.send(new) {
-                Ok(()) => return Ok(MediaHandle::new(commands, notices, index)),
+                Ok(()) => {
+                    return Ok(MediaHandle::new(
+                        worker.commands.clone(),
+                        key,
+                        notices,
+                        index,
+                    ));
+                }
                 Err(mpsc::SendError(returned)) => {
                     // That worker's thread is gone (it cannot be, short of a bug): try another.
                     worker.load.fetch_sub(1, Ordering::Relaxed);

@@ -66,4 +66,52 @@ async fn calls_go_to_the_least_loaded_worker_and_their_prompts_end() {
     assert!(stats.packets_out >= 4, "{stats:?}");
     assert!(first.is_closed());
     drop(second);
+    // The dropped handle closes its slot: the workers' loads fall back to zero.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while workers.loads() != vec![0, 0] {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            workers.loads()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Commands share one queue per worker: each reaches its own slot, including a command sent
+/// right after the attach, before the worker has taken the slot in.
+#[tokio::test]
+async fn each_slots_commands_reach_that_slot() {
+    let peer = UdpSocket::bind("127.0.0.1:0").expect("peer socket");
+    let remote = peer.local_addr().expect("bound");
+    let allocator =
+        PortAllocator::new(IpAddr::from([127, 0, 0, 1]), 47_920, 47_939).expect("valid range");
+    let workers = MediaWorkers::start(2);
+    let mut handles: Vec<MediaHandle> = (0..5)
+        .map(|_| {
+            workers
+                .attach(
+                    config(remote),
+                    allocator.allocate().expect("free ports"),
+                    Duration::from_secs(30),
+                    Span::none(),
+                )
+                .expect("a worker")
+        })
+        .collect();
+    for (index, handle) in handles.iter().enumerate() {
+        // Prompts of different lengths, so the ends come back at different times.
+        let frames = 2 + index;
+        let prompt = Prompt::from_samples(Arc::from(vec![500i16; frames * FRAME_SAMPLES]));
+        handle.play(100 + index as u64, prompt, 1, None);
+    }
+    for (index, handle) in handles.iter_mut().enumerate() {
+        let notice = tokio::time::timeout(Duration::from_secs(10), handle.next_notice())
+            .await
+            .expect("a notice before the hang guard");
+        assert!(
+            matches!(notice, Some(MediaNotice::PlaybackFinished { generation }) if generation == 100 + index as u64),
+            "slot {index}: {notice:?}"
+        );
+    }
 }

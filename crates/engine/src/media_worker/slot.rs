@@ -13,7 +13,6 @@
 
 use std::io::ErrorKind;
 use std::net::UdpSocket;
-use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::{Duration, Instant};
 
 use ivory_dsp::FRAME_SAMPLES;
@@ -25,7 +24,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tracing::{Span, debug};
 
 use super::bridge::BridgeEnd;
-use super::handle::{MediaCommand, MediaNotice};
+use super::handle::{MediaCommand, MediaNotice, SlotKey};
 use crate::ports::PortPair;
 use crate::tap_listeners::{RecordingRequest, TapListeners};
 
@@ -44,7 +43,8 @@ const TIMEOUT_CHECK_TICKS: u64 = 50;
 pub(crate) struct NewSlot {
     pub config: MediaConfig,
     pub ports: PortPair,
-    pub commands: Receiver<MediaCommand>,
+    /// The slot's tag on its worker's command queue.
+    pub key: SlotKey,
     pub notices: UnboundedSender<MediaNotice>,
     pub rtp_timeout: Duration,
     /// The leg's tracing span, so the worker's few log lines name the call.
@@ -104,7 +104,9 @@ struct SlotPlayback {
 pub(crate) struct MediaSlot {
     session: MediaSession,
     ports: PortPair,
-    commands: Receiver<MediaCommand>,
+    key: SlotKey,
+    /// The leg asked to close (or let go): the slot closes on its next tick.
+    close_requested: bool,
     notices: UnboundedSender<MediaNotice>,
     tap: TapListeners,
     playing: Option<SlotPlayback>,
@@ -127,7 +129,7 @@ impl MediaSlot {
         let NewSlot {
             config,
             ports,
-            commands,
+            key,
             notices,
             rtp_timeout,
             span,
@@ -135,7 +137,8 @@ impl MediaSlot {
         Self {
             session: MediaSession::new(config, tick_time),
             ports,
-            commands,
+            key,
+            close_requested: false,
             notices,
             tap: TapListeners::default(),
             playing: None,
@@ -175,7 +178,8 @@ impl MediaSlot {
 
     /// One 20 ms tick at `now`; its packets are held for [`Self::send_held`].
     pub(crate) fn tick(&mut self, now: Instant, scratch: &mut Scratch) -> SlotState {
-        if self.apply_commands() == SlotState::Closed {
+        if self.close_requested {
+            self.close();
             return SlotState::Closed;
         }
         self.receive(now, scratch);
@@ -208,16 +212,16 @@ impl MediaSlot {
         });
     }
 
-    fn apply_commands(&mut self) -> SlotState {
-        loop {
-            match self.commands.try_recv() {
-                Ok(MediaCommand::Close) | Err(TryRecvError::Disconnected) => {
-                    self.close();
-                    return SlotState::Closed;
-                }
-                Ok(command) => self.apply(command),
-                Err(TryRecvError::Empty) => return SlotState::Open,
-            }
+    /// The slot's tag on its worker's command queue.
+    pub(crate) fn key(&self) -> SlotKey {
+        self.key
+    }
+
+    /// A command from the leg (the worker hands them over before the slot's tick).
+    pub(crate) fn command(&mut self, command: MediaCommand) {
+        match command {
+            MediaCommand::Close => self.close_requested = true,
+            command => self.apply(command),
         }
     }
 

@@ -10,6 +10,7 @@ use ivory_rtp::{FRAME_DURATION, PayloadType, RtpTimestamp, SeqNo, Ssrc};
 
 use super::*;
 use crate::media_worker::MediaHandle;
+use crate::media_worker::handle::SlotKey;
 use crate::ports::PortAllocator;
 use crate::tap_listeners::TapOutcome;
 
@@ -26,6 +27,8 @@ fn ports() -> PortPair {
 pub(super) struct Harness {
     slot: MediaSlot,
     pub(super) handle: MediaHandle,
+    /// The worker's side of the handle's command queue.
+    commands: std::sync::mpsc::Receiver<(SlotKey, MediaCommand)>,
     pub(super) peer: UdpSocket,
     pub(super) slot_address: SocketAddr,
     start: Instant,
@@ -44,6 +47,7 @@ impl Harness {
         let ports = ports();
         let slot_address = SocketAddr::from(([127, 0, 0, 1], ports.rtp_port));
         let (commands, command_receiver) = std::sync::mpsc::channel();
+        let key = 7;
         let (notices, notice_receiver) = tokio::sync::mpsc::unbounded_channel();
         let config = MediaConfig {
             codec,
@@ -65,7 +69,7 @@ impl Harness {
             NewSlot {
                 config,
                 ports,
-                commands: command_receiver,
+                key,
                 notices,
                 rtp_timeout,
                 span: Span::none(),
@@ -74,7 +78,8 @@ impl Harness {
         );
         Self {
             slot,
-            handle: MediaHandle::new(commands, notice_receiver, 0),
+            handle: MediaHandle::new(commands, key, notice_receiver, 0),
+            commands: command_receiver,
             peer,
             slot_address,
             start,
@@ -83,11 +88,20 @@ impl Harness {
         }
     }
 
-    /// Runs the next tick, on time, as a worker does: the last tick's packets go first.
+    /// Runs the next tick, on time, as a worker does: the last tick's packets go first, then
+    /// the handle's commands.
     pub(super) fn tick(&mut self) -> SlotState {
         let now = self.start + FRAME_DURATION * self.ticks;
         self.ticks += 1;
         self.slot.send_held();
+        for (key, command) in self.commands.try_iter() {
+            assert_eq!(
+                key,
+                self.slot.key(),
+                "the handle tags commands with its slot's key"
+            );
+            self.slot.command(command);
+        }
         self.slot.tick(now, &mut self.scratch)
     }
 
@@ -252,11 +266,16 @@ fn close_reports_the_final_counters_and_a_dropped_handle_closes_the_slot() {
     let Harness {
         mut slot,
         handle,
+        commands,
         mut scratch,
         start,
         ..
     } = dropped;
     drop(handle);
+    // The worker hands the slot what the dropped handle sent.
+    for (_, command) in commands.try_iter() {
+        slot.command(command);
+    }
     assert_eq!(
         slot.tick(start + FRAME_DURATION, &mut scratch),
         SlotState::Closed
