@@ -22,6 +22,21 @@ fn config(remote: std::net::SocketAddr) -> MediaConfig {
     }
 }
 
+fn attach(
+    workers: &MediaWorkers,
+    allocator: &PortAllocator,
+    remote: std::net::SocketAddr,
+) -> MediaHandle {
+    workers
+        .attach(
+            config(remote),
+            allocator.allocate().expect("free ports"),
+            Duration::from_secs(30),
+            Span::none(),
+        )
+        .expect("a worker")
+}
+
 #[tokio::test]
 async fn calls_go_to_the_least_loaded_worker_and_their_prompts_end() {
     let peer = UdpSocket::bind("127.0.0.1:0").expect("peer socket");
@@ -30,18 +45,8 @@ async fn calls_go_to_the_least_loaded_worker_and_their_prompts_end() {
         PortAllocator::new(IpAddr::from([127, 0, 0, 1]), 47_900, 47_919).expect("valid range");
     let workers = MediaWorkers::start(2);
     assert_eq!(workers.len(), 2);
-    let attach = || {
-        workers
-            .attach(
-                config(remote),
-                allocator.allocate().expect("free ports"),
-                Duration::from_secs(30),
-                Span::none(),
-            )
-            .expect("a worker")
-    };
-    let mut first = attach();
-    let second = attach();
+    let mut first = attach(&workers, &allocator, remote);
+    let second = attach(&workers, &allocator, remote);
     assert_eq!(workers.loads(), vec![1, 1]);
 
     let prompt = Prompt::from_samples(Arc::from(vec![500i16; 3 * FRAME_SAMPLES]));
@@ -88,16 +93,7 @@ async fn each_slots_commands_reach_that_slot() {
         PortAllocator::new(IpAddr::from([127, 0, 0, 1]), 47_920, 47_939).expect("valid range");
     let workers = MediaWorkers::start(2);
     let mut handles: Vec<MediaHandle> = (0..5)
-        .map(|_| {
-            workers
-                .attach(
-                    config(remote),
-                    allocator.allocate().expect("free ports"),
-                    Duration::from_secs(30),
-                    Span::none(),
-                )
-                .expect("a worker")
-        })
+        .map(|_| attach(&workers, &allocator, remote))
         .collect();
     for (index, handle) in handles.iter().enumerate() {
         // Prompts of different lengths, so the ends come back at different times.
