@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::time::{Instant, sleep, sleep_until};
 
-use crate::support::audio::{Codec, dtmf_tone, silence};
+use crate::support::audio::{dtmf_tone, silence};
 use crate::support::rtp_peer::{EventOptions, RtpPeer};
 use crate::support::sdp::Offer;
 use crate::support::test_ua::{Call, TestUa, Transport};
@@ -43,16 +43,7 @@ async fn demo_call(
         ),
     };
     let answered_at = Instant::now();
-    let codec = call
-        .answer
-        .first_g711()
-        .and_then(Codec::from_payload_type)
-        .unwrap_or_else(|| panic!("the answer has no G.711 codec: {:?}", call.answer));
-    peer.start(
-        call.answer.rtp_address(),
-        codec,
-        call.answer.payload_type_of("telephone-event"),
-    );
+    peer.start_answered(&call.answer);
     DemoCall {
         server,
         ua,

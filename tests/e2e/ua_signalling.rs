@@ -6,7 +6,6 @@ use std::time::Duration;
 use tokio::time::sleep;
 
 use crate::SHORT_TIMEOUT;
-use crate::support::audio::Codec;
 use crate::support::rtp_peer::RtpPeer;
 use crate::support::sdp::Offer;
 use crate::support::test_ua::{TestUa, Transport, unique};
@@ -168,16 +167,7 @@ async fn caller_bye_mid_prompt_ends_the_call() {
         .call("1000", &Offer::new(peer.port()).render(), SHORT_TIMEOUT)
         .await
         .unwrap_or_else(|r| panic!("not answered: {}\n{}", r.start_line, server.stderr_tail()));
-    let codec = call
-        .answer
-        .first_g711()
-        .and_then(Codec::from_payload_type)
-        .expect("a G.711 answer");
-    peer.start(
-        call.answer.rtp_address(),
-        codec,
-        call.answer.payload_type_of("telephone-event"),
-    );
+    peer.start_answered(&call.answer);
     // demo-welcome lasts 3.8 s: hang up in the middle of it.
     sleep(Duration::from_millis(1500)).await;
     let bye = ua.bye(&mut call, SHORT_TIMEOUT).await;

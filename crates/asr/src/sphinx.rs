@@ -176,10 +176,24 @@ impl PocketsphinxRecogniser {
             return Ok(String::new());
         }
         let wide = crate::widen::widen_telephone_audio(audio);
-        match self.grammar_decoder(key_phrases)? {
-            Some(grammar) => Ok(grammar::strip_garbage(&decode(&grammar.decoder, &wide)?)),
-            None => Ok(String::new()),
-        }
+        Ok(self
+            .heard_by_grammar(&wide, key_phrases)?
+            .map(|(heard, _)| heard)
+            .unwrap_or_default())
+    }
+
+    /// What the key-phrase grammar hears in 16 kHz `wide` audio, and whether some phrases had
+    /// to be left out of the grammar; `None` when no phrase could be in one.
+    fn heard_by_grammar(
+        &mut self,
+        wide: &[i16],
+        key_phrases: &[String],
+    ) -> Result<Option<(String, bool)>, AsrError> {
+        let Some(grammar) = self.grammar_decoder(key_phrases)? else {
+            return Ok(None);
+        };
+        let heard = grammar::strip_garbage(&decode(&grammar.decoder, wide)?);
+        Ok(Some((heard, !grammar.left_out.is_empty())))
     }
 
     /// Creates the language-model decoder now (it takes about a second), so the first caller
@@ -206,17 +220,10 @@ impl PocketsphinxRecogniser {
                 key_phrases_heard: None,
             });
         }
-        let heard = match self.grammar_decoder(key_phrases)? {
-            Some(grammar) => {
-                let heard = grammar::strip_garbage(&decode(&grammar.decoder, &wide)?);
-                if grammar.left_out.is_empty() {
-                    heard
-                } else {
-                    // Some phrases could not be in the grammar: look for them in the free
-                    // transcript too.
-                    format!("{heard} {text}").trim().to_owned()
-                }
-            }
+        let heard = match self.heard_by_grammar(&wide, key_phrases)? {
+            Some((heard, false)) => heard,
+            // Some phrases could not be in the grammar: look for them in the free transcript too.
+            Some((heard, true)) => format!("{heard} {text}").trim().to_owned(),
             None => text.clone(),
         };
         Ok(Transcript {

@@ -166,23 +166,19 @@ fn recognise_jobs(
             Err(_) => return,
         };
         let Ok(job) = job else { return };
-        if recogniser.is_none() {
-            match create() {
-                Ok(ready) => recogniser = Some(ready),
+        let ready = match &mut recogniser {
+            Some(ready) => ready,
+            empty @ None => match create() {
+                Ok(created) => empty.insert(created),
                 Err(error) => {
                     job.reply.send(Err(EngineError::Asr(error))).ok();
                     continue;
                 }
-            }
-        }
-        let result = recogniser
-            .as_mut()
-            .ok_or_else(|| EngineError::Asr("no recogniser".into()))
-            .and_then(|recogniser| {
-                recogniser
-                    .recognise(&job.utterance, &job.request.key_phrases)
-                    .map_err(|error| EngineError::Asr(error.to_string()))
-            });
+            },
+        };
+        let result = ready
+            .recognise(&job.utterance, &job.request.key_phrases)
+            .map_err(|error| EngineError::Asr(error.to_string()));
         job.reply.send(result).ok();
     }
 }

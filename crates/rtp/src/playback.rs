@@ -7,7 +7,8 @@ use ivory_dsp::{Codec, FRAME_SAMPLES, SAMPLE_RATE_HZ};
 
 /// Audio to play: 8 kHz, 16-bit linear, mono. Cloning shares it (one `Arc`), so one decoded
 /// prompt can be played by any number of calls at once; so is its G.711 encoding, made once per
-/// codec the first time a call sends it, so that calls copy bytes rather than encode each frame.
+/// codec on first use, so that calls copy bytes rather than encode each frame. A driver whose
+/// media path must not stall calls [`Prompt::encoded`] before handing the prompt over.
 #[derive(Debug, Clone)]
 pub struct Prompt {
     audio: Arc<PromptAudio>,

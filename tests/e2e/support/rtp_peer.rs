@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::audio::{Codec, FRAME_SAMPLES, alaw_to_linear, dtmf_event_code, ulaw_to_linear};
+use super::sdp::AudioStream;
 
 /// How one RFC 4733 key press is sent.
 #[derive(Debug, Clone, Copy)]
@@ -149,6 +150,20 @@ impl RtpPeer {
             codec,
             event_payload_type,
         });
+    }
+
+    /// Starts the stream as ivory's SDP answer says: to its RTP address, in its first G.711
+    /// codec, with its telephone-event payload type.
+    pub fn start_answered(&self, answer: &AudioStream) {
+        let codec = answer
+            .first_g711()
+            .and_then(Codec::from_payload_type)
+            .unwrap_or_else(|| panic!("the answer has no G.711 codec: {answer:?}"));
+        self.start(
+            answer.rtp_address(),
+            codec,
+            answer.payload_type_of("telephone-event"),
+        );
     }
 
     /// Queues linear audio, encoded with the stream's codec, sent in 20 ms frames.

@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-use super::audio::Codec;
 use super::rtp_peer::RtpPeer;
 use super::sdp::Offer;
 use super::test_ua::{Call, TestUa};
@@ -41,16 +40,7 @@ pub async fn call_2000(server: &Server, ua: &mut TestUa, peer: &RtpPeer) -> Call
         .call("2000", &sdp, SHORT_TIMEOUT)
         .await
         .unwrap_or_else(|r| panic!("not answered: {}\n{}", r.start_line, server.stderr_tail()));
-    let codec = call
-        .answer
-        .first_g711()
-        .and_then(Codec::from_payload_type)
-        .expect("a G.711 answer");
-    peer.start(
-        call.answer.rtp_address(),
-        codec,
-        call.answer.payload_type_of("telephone-event"),
-    );
+    peer.start_answered(&call.answer);
     call
 }
 

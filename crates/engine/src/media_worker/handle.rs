@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use ivory_dsp::{DtmfDigit, WavFileWriter};
+use ivory_dsp::{Codec, DtmfDigit, WavFileWriter};
 use ivory_rtp::{MediaStats, Prompt};
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -96,6 +96,8 @@ pub(crate) struct MediaHandle {
     notices: UnboundedReceiver<MediaNotice>,
     /// The worker the slot runs on (a bridged leg is put beside it).
     worker: usize,
+    /// The session's codec: prompts are encoded to it here, before they reach the worker.
+    codec: Codec,
     /// Set once the slot answered [`MediaCommand::Close`] or vanished.
     final_stats: Option<MediaStats>,
 }
@@ -106,12 +108,14 @@ impl MediaHandle {
         key: SlotKey,
         notices: UnboundedReceiver<MediaNotice>,
         worker: usize,
+        codec: Codec,
     ) -> Self {
         Self {
             commands,
             key,
             notices,
             worker,
+            codec,
             final_stats: None,
         }
     }
@@ -129,6 +133,9 @@ impl MediaHandle {
         loops: u32,
         then_record: Option<RecordingRequest>,
     ) {
+        // The prompt's encoding is made once and shared by every call; making it here, on the
+        // leg's task, keeps a long prompt's first play from stalling the worker's tick.
+        prompt.encoded(self.codec);
         self.send(MediaCommand::Play {
             generation,
             prompt,

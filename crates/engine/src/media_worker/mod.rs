@@ -175,6 +175,7 @@ impl MediaWorkers {
         span: Span,
     ) -> Result<MediaHandle, AttachError> {
         let key = self.next_key.fetch_add(1, Ordering::Relaxed);
+        let codec = config.codec;
         let (notice_sender, notices) = tokio::sync::mpsc::unbounded_channel();
         let mut new = NewSlot {
             config,
@@ -197,6 +198,7 @@ impl MediaWorkers {
                         key,
                         notices,
                         index,
+                        codec,
                     ));
                 }
                 Err(mpsc::SendError(returned)) => {

@@ -274,6 +274,7 @@ impl MediaSlot {
                 self.bridge = None;
                 self.session.clear_live_frames();
             }
+            // Taken by `command` before it gets here.
             MediaCommand::Close => {}
         }
     }

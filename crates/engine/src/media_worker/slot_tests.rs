@@ -78,7 +78,7 @@ impl Harness {
         );
         Self {
             slot,
-            handle: MediaHandle::new(commands, key, notice_receiver, 0),
+            handle: MediaHandle::new(commands, key, notice_receiver, 0, codec),
             commands: command_receiver,
             peer,
             slot_address,
